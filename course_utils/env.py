@@ -1,0 +1,46 @@
+"""Where the course runs: profile, data folder, device, seeds."""
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+T = TypeVar("T")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+QUICK: bool = os.environ.get("COURSE_QUICK", "0").lower() in {"1", "true", "yes"}
+PROFILE: str = "quick" if QUICK else "full"
+
+
+def by_profile(full: T, quick: T) -> T:
+    """The value for the profile in use: `quick` under COURSE_QUICK=1, else `full`."""
+    return quick if QUICK else full
+
+
+def data_root() -> Path:
+    """The folder datasets live in: $COURSE_DATA, or data/ in the repository."""
+    return Path(os.environ.get("COURSE_DATA") or REPO_ROOT / "data").expanduser().resolve()
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """The best device here (cuda, then mps, then cpu), or the one named by `prefer` / $COURSE_DEVICE."""
+    name = prefer or os.environ.get("COURSE_DEVICE")
+    if name:
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def set_seed(seed: int = 0) -> torch.Generator:
+    """Seed python, numpy and torch, and return a torch.Generator seeded the same way."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)

@@ -1,0 +1,24 @@
+"""Shared fixtures: small real images made from the photos that scikit-image ships."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from skimage import data as skdata
+
+
+@pytest.fixture(scope="session")
+def photos() -> dict[str, Image.Image]:
+    """A few real photos (cat, coffee, astronaut, rocket) as small RGB images."""
+    return {name: Image.fromarray(getattr(skdata, name)()).convert("RGB").resize((64, 48))
+            for name in ("chelsea", "coffee", "astronaut", "rocket")}
+
+
+def make_class_folders(root: Path, photos: dict[str, Image.Image], per_class: int = 5) -> Path:
+    """root/<class>/img_<i>.jpg: 'cat' from chelsea, 'cup' from coffee, slightly shifted crops."""
+    for label, name in (("cat", "chelsea"), ("cup", "coffee")):
+        (root / label).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            photos[name].crop((i, 0, 64 - per_class + i, 48)).save(root / label / f"img_{i}.jpg")
+    return root
