@@ -1,0 +1,141 @@
+"""Folders of images: a reproducible, non-destructive split, and an ImageFolder that reports bad files."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Callable
+
+from PIL import Image, UnidentifiedImageError
+from torchvision.datasets import ImageFolder
+
+
+def label_from_name(path: Path) -> str:
+    """The class of a Kaggle-style flat file: 'cat' for cat.12.jpg."""
+    return path.name.split(".")[0]
+
+
+def label_from_folder(path: Path) -> str:
+    """The class of a file in a class subfolder: its folder's name."""
+    return path.parent.name
+
+
+def _files_by_class(source: Path, label_of: Callable[[Path], str], exclude: tuple[str, ...]) -> dict[str, list[str]]:
+    flat = label_of is label_from_name
+    files = sorted(p for p in (source.iterdir() if flat else source.glob("*/*")) if p.is_file() and not p.name.startswith("."))
+    by_class: dict[str, list[str]] = {}
+    for p in files:
+        label = label_of(p)
+        if label not in exclude:
+            by_class.setdefault(label, []).append(p.relative_to(source).as_posix())
+    return by_class
+
+
+def _split_counts(n: int, fractions: dict[str, float]) -> list[int]:
+    rest = [round(n * f) for f in list(fractions.values())[1:]]
+    return [n - sum(rest)] + rest  # the first split (train) takes what rounding leaves
+
+
+def split_folder(
+    source: str | Path, dest: str | Path, fractions: dict[str, float] | None = None, *, seed: int = 0,
+    label_of: Callable[[Path], str] = label_from_folder, per_class: int | None = None,
+    exclude: tuple[str, ...] = (),
+) -> dict[str, Counter]:
+    """Split images into dest/<split>/<class>/ by fraction per class, reproducibly, leaving `source` untouched.
+
+    Files are hard-linked (copied where links are impossible). `per_class` keeps a seeded subset of
+    each class first (the quick profile). Re-running with the same arguments changes nothing;
+    different arguments rebuild `dest` in one rename.
+    """
+    source, dest = Path(source).resolve(), Path(dest).resolve()
+    fractions = fractions or {"train": 0.8, "valid": 0.2}
+    if abs(sum(fractions.values()) - 1) > 1e-9:
+        raise ValueError(f"split fractions must add up to 1, got {fractions}")
+    if not source.is_dir():
+        raise FileNotFoundError(f"no folder of images at {source}")
+    by_class = _files_by_class(source, label_of, exclude)
+    if not by_class:
+        raise FileNotFoundError(f"no images found in {source}")
+    rng = random.Random(seed)
+    plan: dict[str, dict[str, list[str]]] = {split: {} for split in fractions}
+    for label, files in sorted(by_class.items()):
+        files = files[:]
+        rng.shuffle(files)
+        if per_class is not None:
+            files = files[:per_class]
+        start = 0
+        for split, size in zip(fractions, _split_counts(len(files), fractions)):
+            plan[split][label] = sorted(files[start:start + size])
+            start += size
+    manifest = {"source": str(source), "seed": seed, "fractions": fractions, "plan": plan}
+    counts = {split: Counter({label: len(f) for label, f in classes.items()}) for split, classes in plan.items()}
+    if (dest / "split.json").is_file() and json.loads((dest / "split.json").read_text()) == manifest:
+        return counts
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+    for split, classes in plan.items():
+        for label, files in classes.items():
+            (staging / split / label).mkdir(parents=True, exist_ok=True)
+            for rel in files:
+                target = staging / split / label / Path(rel).name
+                try:
+                    os.link(source / rel, target)
+                except OSError:
+                    shutil.copy2(source / rel, target)
+    (staging / "split.json").write_text(json.dumps(manifest, indent=1))
+    if dest.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{dest.name}-old-", dir=dest.parent))
+        os.replace(dest, old / "split")
+        os.replace(staging, dest)
+        shutil.rmtree(old)
+    else:
+        os.replace(staging, dest)
+    return counts
+
+
+def rgb_loader(path: str) -> Image.Image:
+    """Open an image as RGB, whatever its mode (grayscale, CMYK, palette, RGBA)."""
+    with Image.open(path) as im:
+        return im.convert("RGB")
+
+
+def _readable(path: str) -> str | None:
+    """None if the file is an image PIL can open, else the reason it is not."""
+    try:
+        with Image.open(path) as im:
+            im.verify()
+        return None
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+class CheckedImageFolder(ImageFolder):
+    """torchvision's ImageFolder that opens every image as RGB and skips, by name, files that are not images."""
+
+    def __init__(self, root: str | Path, transform: Callable | None = None, verbose: bool = True):
+        root = Path(root)
+        if not root.is_dir():
+            raise FileNotFoundError(f"no image folder at {root}")
+        classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+        if not classes:
+            raise FileNotFoundError(f"{root} has no class subfolders: expected {root}/<class>/<image files>")
+        empty = [c for c in classes if not any(f.is_file() for f in (root / c).iterdir())]
+        if empty:
+            raise FileNotFoundError(f"empty class folder(s) in {root}: {', '.join(empty)}")
+        self.skipped: list[tuple[str, str]] = []
+        super().__init__(str(root), transform=transform, loader=rgb_loader, is_valid_file=self._keep)
+        if self.skipped and verbose:
+            names = "\n  ".join(f"{p}: {why}" for p, why in self.skipped)
+            print(f"Skipped {len(self.skipped)} file(s) that are not readable images:\n  {names}")
+
+    def _keep(self, path: str) -> bool:
+        if Path(path).name.startswith("."):
+            return False
+        reason = _readable(path)
+        if reason:
+            self.skipped.append((path, reason))
+        return reason is None
