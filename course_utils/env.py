@@ -1,6 +1,7 @@
 """Where the course runs: profile, data folder, device, seeds."""
 from __future__ import annotations
 
+import json
 import os
 import random
 from pathlib import Path
@@ -44,3 +45,14 @@ def set_seed(seed: int = 0) -> torch.Generator:
     np.random.seed(seed)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+def lesson_code(notebook: str) -> dict:
+    """Run the code cells tagged `export` of a notebook in notebooks/ and return what they define."""
+    path = REPO_ROOT / "notebooks" / notebook
+    cells = json.loads(path.read_text())["cells"]
+    namespace: dict = {"__name__": f"lesson_{path.stem}"}
+    for cell in cells:
+        if cell["cell_type"] == "code" and "export" in cell.get("metadata", {}).get("tags", []):
+            exec(compile("".join(cell["source"]), f"{path.name}[export]", "exec"), namespace)
+    return namespace
