@@ -9,7 +9,6 @@ import gzip
 import hashlib
 import os
 import shutil
-import socket
 import sys
 import tarfile
 import tempfile
@@ -18,12 +17,11 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
-from urllib.parse import urlparse
 
 import torch
 from torch.utils.data import TensorDataset
 
-from .env import data_root
+from .env import data_root, reachable
 
 NETWORK_TIMEOUT = 4.0  # seconds for one connection attempt: no network must fail fast
 
@@ -165,15 +163,6 @@ def require(name: str) -> Path:
 
 
 # --------------------------------------------------------------------------- sources
-def _reachable(url: str) -> bool:
-    host = urlparse(url)
-    try:
-        socket.create_connection((host.hostname, host.port or (443 if host.scheme == "https" else 80)), NETWORK_TIMEOUT).close()
-        return True
-    except OSError:
-        return False
-
-
 def _download(url: str, dest: Path) -> None:
     with urllib.request.urlopen(url, timeout=NETWORK_TIMEOUT * 5) as response, open(dest, "wb") as f:
         shutil.copyfileobj(response, f)
@@ -191,7 +180,7 @@ def _fill_files(ds: Dataset, staging: Path, mirror: Path | None) -> str:
     for origin in ("mirror", "official"):
         if origin == "mirror" and not (mirror and (mirror / ds.folder).is_dir()):
             continue
-        if origin == "official" and not (ds.urls and _reachable(ds.urls[0])):
+        if origin == "official" and not (ds.urls and reachable(ds.urls[0], NETWORK_TIMEOUT)):
             continue
         for name in ds.files:
             if origin == "mirror":
@@ -218,7 +207,7 @@ def _fill_tree(ds: Dataset, staging: Path, mirror: Path | None) -> str:
         if not problems(ds, staging):
             return "mirror"
         shutil.rmtree(staging / ds.tree)
-    if ds.urls and _reachable(ds.urls[0]):
+    if ds.urls and reachable(ds.urls[0], NETWORK_TIMEOUT):
         archive = staging / "download.zip"
         _download(ds.urls[0], archive)
         with zipfile.ZipFile(archive) as z:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import copy
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,18 +11,8 @@ from typing import Any, Callable, Iterable, Mapping
 import torch
 from torch import nn
 
-from .env import get_device
-from .plots import LivePlot, in_notebook
-
-
-def progress(iterable: Iterable, desc: str = "", total: int | None = None, leave: bool = True):
-    """A progress bar: a widget in Jupyter, plain text in a terminal or a batch run (COURSE_BATCH=1)."""
-    if os.environ.get("COURSE_BATCH") == "1" or not in_notebook():
-        from tqdm.std import tqdm  # batch runs keep only the bars that stay (leave=True), as plain text
-        return tqdm(iterable, desc=desc, total=total, leave=leave, file=sys.stderr, mininterval=5, ncols=90,
-                    disable=not leave and os.environ.get("COURSE_BATCH") == "1")
-    from tqdm.auto import tqdm
-    return tqdm(iterable, desc=desc, total=total, leave=leave)
+from .env import get_device, in_notebook, progress
+from .plots import LivePlot
 
 
 def _predictions(outputs: torch.Tensor) -> torch.Tensor:

@@ -4,8 +4,11 @@ from __future__ import annotations
 import json
 import os
 import random
+import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
-from typing import TypeVar
+from typing import Iterable, TypeVar
 
 import numpy as np
 import torch
@@ -56,3 +59,41 @@ def lesson_code(notebook: str) -> dict:
         if cell["cell_type"] == "code" and "export" in cell.get("metadata", {}).get("tags", []):
             exec(compile("".join(cell["source"]), f"{path.name}[export]", "exec"), namespace)
     return namespace
+
+
+def course_map() -> list[dict]:
+    """The notebooks of the course in order, from course.toml (file, title, teaches, minutes per profile)."""
+    import tomllib
+    return tomllib.loads((REPO_ROOT / "course.toml").read_text())["notebook"]
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (where figures display inline)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and "IPKernelApp" in shell.config
+
+
+def progress(iterable: Iterable, desc: str = "", total: int | None = None, leave: bool = True):
+    """A progress bar: a widget in Jupyter, plain text in a terminal or a batch run (COURSE_BATCH=1)."""
+    batch = os.environ.get("COURSE_BATCH") == "1"
+    if batch or not in_notebook():
+        from tqdm.std import tqdm  # batch runs keep only the bars that stay (leave=True), as plain text
+        return tqdm(iterable, desc=desc, total=total, leave=leave, file=sys.stderr, mininterval=5, ncols=90,
+                    disable=batch and not leave)
+    from tqdm.auto import tqdm
+    return tqdm(iterable, desc=desc, total=total, leave=leave)
+
+
+def reachable(url: str, timeout: float = 3.0) -> bool:
+    """Whether the server of `url` answers within `timeout` seconds (so no network fails fast)."""
+    try:
+        urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout).close()
+    except urllib.error.HTTPError:
+        return True  # the server answered, if only with an error: let the real download report it
+    except OSError:
+        return False
+    return True

@@ -7,18 +7,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from .env import in_notebook
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-def in_notebook() -> bool:
-    """True inside a Jupyter kernel (where figures display inline)."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and "IPKernelApp" in shell.config
 
 
 def use_png() -> None:
