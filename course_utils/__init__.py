@@ -1,12 +1,22 @@
 """Helpers shared by the course notebooks: profile and device, data, the training loop, plots."""
-from .env import PROFILE, QUICK, by_profile, data_root, course_map, get_device, lesson_code, progress, set_seed
-from .data import DatasetError, TensorLoader, load_mnist, mnist_loaders, require
-from .engine import evaluate, fit, save_checkpoint
-from .plots import plot_confusion_matrix, plot_history, show_images
+from importlib import import_module
 
-__all__ = [
-    "PROFILE", "QUICK", "by_profile", "course_map", "data_root", "get_device", "lesson_code", "progress", "set_seed",
-    "DatasetError", "TensorLoader", "load_mnist", "mnist_loaders", "require",
-    "evaluate", "fit", "save_checkpoint",
-    "plot_confusion_matrix", "plot_history", "show_images",
-]
+from .env import PROFILE, QUICK, by_profile, course_map, data_root, get_device, lesson_code, progress, set_seed
+
+# The rest loads on first use, so `python -m course_utils.data` runs its module only once.
+_LAZY = {
+    "DatasetError": "data", "TensorLoader": "data", "load_mnist": "data", "mnist_loaders": "data", "require": "data",
+    "evaluate": "engine", "fit": "engine", "save_checkpoint": "engine",
+    "plot_confusion_matrix": "plots", "plot_history": "plots", "show_images": "plots",
+}
+__all__ = ["PROFILE", "QUICK", "by_profile", "course_map", "data_root", "get_device", "lesson_code", "progress",
+           "set_seed", *_LAZY, "data", "engine", "folders", "models", "plots"]
+
+
+def __getattr__(name: str):
+    """Import a helper's module the first time the helper (or the module) is used."""
+    if name in _LAZY:
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    if name in {"data", "engine", "folders", "models", "plots"}:
+        return import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
