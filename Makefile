@@ -6,9 +6,11 @@ BIN := $(VENV)/bin
 COURSE_DATA_MIRROR ?= $(if $(wildcard ../shared/datasets),$(abspath ../shared/datasets))
 export COURSE_DATA_MIRROR
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+PORT ?= 8000
+NODE_ASSETS := tools/node_modules/.package-lock.json
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 
-.PHONY: setup data lab test unit notebooks course bench clean
+.PHONY: setup data lab test unit notebooks course bench clean html serve slides student browser
 
 setup: $(STAMP)
 
@@ -27,10 +29,10 @@ data: setup
 lab: data
 	$(BIN)/jupyter lab notebooks/
 
-test: data
+test: data $(NODE_ASSETS) browser
 	COURSE_QUICK=1 COURSE_BATCH=1 $(BIN)/python -m pytest tests notebooks $(NBVAL)
 
-unit: setup
+unit: setup $(NODE_ASSETS) browser
 	$(BIN)/python -m pytest tests
 
 notebooks: data
@@ -43,6 +45,29 @@ course: data
 
 bench: data
 	$(BIN)/python benchmarks/bench_loaders.py
+	$(BIN)/python benchmarks/bench_features.py
+
+# --- Instructors: website, slides, student edition (tools/build.py; see tools/README.md) ---
+
+# reveal.js and MathJax, pinned in tools/package-lock.json (served locally, never from a CDN)
+$(NODE_ASSETS): tools/package.json tools/package-lock.json
+	npm ci --prefix tools --no-audit --no-fund
+
+# headless Chromium for tests/test_instructor.py, and a CJK font for the sources' titles (Debian packages; needs root)
+browser:
+	@command -v chromium >/dev/null && fc-list | grep -qi wenquanyi || { apt-get update -q && apt-get install -y -q chromium fonts-wqy-zenhei; }
+
+html: setup $(NODE_ASSETS)
+	$(BIN)/python tools/build.py html
+
+serve: html
+	$(BIN)/python -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
+
+slides: setup $(NODE_ASSETS)
+	$(BIN)/python tools/build.py slides
+
+student: setup
+	$(BIN)/python tools/build.py student
 
 clean:
 	rm -rf _build data/splits data/cache

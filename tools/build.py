@@ -1,0 +1,443 @@
+#!/usr/bin/env python3
+"""Instructors' builds of the course: website, slides and student edition.
+
+    python tools/build.py html     # _build/html     static website (Sphinx + myst-nb + sphinx-book-theme)
+    python tools/build.py slides   # _build/slides   one reveal.js deck per notebook (nbconvert)
+    python tools/build.py student  # _build/student  notebooks without solutions or outputs
+
+notebooks/ is the one source. Nothing is executed: the site and the slides show the
+outputs committed in the notebooks. Nothing is fetched from the internet either, at build
+time or when a page is viewed: reveal.js and MathJax come from tools/node_modules
+(``npm ci --prefix tools``) and are copied next to the pages that use them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import html
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+import nbformat
+from nbconvert.preprocessors import ClearMetadataPreprocessor, ClearOutputPreprocessor, Preprocessor
+from traitlets import List, Unicode
+
+ROOT = Path(__file__).resolve().parent.parent
+TOOLS = ROOT / "tools"
+NODE_MODULES = TOOLS / "node_modules"
+DEFAULT_NOTEBOOKS = ROOT / "notebooks"
+DEFAULT_COURSE_MAP = ROOT / "course.toml"
+DEFAULT_BUILD = ROOT / "_build"
+DEFAULT_TITLE = "PyTorch course"
+
+SOLUTION_TAG = "solution"
+CODE_PLACEHOLDER = "# your answer here\n"
+MARKDOWN_PLACEHOLDER = "*Your answer here.*"
+
+
+# ----------------------------------------------------------------------------------------
+# The course map
+# ----------------------------------------------------------------------------------------
+
+
+def find_notebooks(nb_dir: Path) -> list[Path]:
+    """The course notebooks, in file-name order (00_..., 01_..., ...)."""
+    return sorted(p for p in Path(nb_dir).glob("*.ipynb") if not p.name.startswith("."))
+
+
+def read_course_map(course_toml: Path | None) -> tuple[dict, list[dict]]:
+    """Return ([course] table, [[notebook]] entries) of course.toml; empty if absent."""
+    if course_toml is None or not Path(course_toml).is_file():
+        return {}, []
+    with open(course_toml, "rb") as f:
+        data = tomllib.load(f)
+    entries = data.get("notebook", [])
+    for e in entries:
+        if "file" not in e:
+            raise ValueError(f"{course_toml}: every [[notebook]] needs a 'file' key: {e}")
+    return data.get("course", {}), entries
+
+
+def course_entries(nb_dir: Path, course_toml: Path | None) -> list[dict]:
+    """Merge course.toml with the notebooks that exist, in course order.
+
+    Each entry has: file, title, teaches, minutes_quick, minutes_full and ``path`` (the
+    notebook, or None when course.toml lists a notebook that is not written yet).
+    Notebooks missing from course.toml are appended in file-name order.
+    """
+    present = {p.name: p for p in find_notebooks(nb_dir)}
+    _, listed = read_course_map(course_toml)
+    entries, seen = [], set()
+    for e in listed:
+        name = e["file"]
+        seen.add(name)
+        entries.append(dict(e, path=present.get(name)))
+    for name, path in present.items():
+        if name not in seen:
+            entries.append({"file": name, "path": path})
+    for e in entries:
+        e.setdefault("title", notebook_title(e["path"]) if e["path"] else Path(e["file"]).stem)
+        e.setdefault("teaches", "")
+    return entries
+
+
+def notebook_title(path: Path) -> str:
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            m = re.search(r"^#\s+(.+)$", cell.source, re.MULTILINE)
+            if m:
+                return m.group(1).strip()
+    return path.stem
+
+
+def format_minutes(value) -> str:
+    """0.3 -> '18 s', 4 -> '4 min', 2.5 -> '2.5 min', 75 -> '1 h 15 min'."""
+    if value is None or value == "":
+        return "–"
+    minutes = float(value)
+    if minutes < 1:
+        return f"{max(1, round(minutes * 60))} s"
+    if minutes < 60:
+        return f"{minutes:.1f}".rstrip("0").rstrip(".") + " min"
+    h, m = divmod(round(minutes), 60)
+    return f"{h} h" + (f" {m} min" if m else "")
+
+
+# ----------------------------------------------------------------------------------------
+# Website
+# ----------------------------------------------------------------------------------------
+
+
+def _md_escape(text: str) -> str:
+    """One line of plain text for a MyST list-table cell."""
+    return " ".join(str(text).split())
+
+
+def home_page(course: dict, entries: list[dict]) -> str:
+    title = course.get("title", DEFAULT_TITLE)
+    lines = [f"# {title}", ""]
+    if course.get("description"):
+        lines += [course["description"].strip(), ""]
+    lines += [
+        "Work through the notebooks in order. Each page shows a notebook as it was last run in",
+        "full, with its outputs and figures; the download button (top right) gives you the",
+        "`.ipynb`. The times are how long a notebook takes to run on a 2-core CPU, in the *quick*",
+        "profile (subsets of the data) and in the *full* one.",
+        "",
+        "## Course map",
+        "",
+        "```{list-table}",
+        ":header-rows: 1",
+        ":class: course-map",
+        ":widths: 5 30 45 10 10",
+        "",
+        "* -",
+        "  - Notebook",
+        "  - What it teaches",
+        "  - Quick",
+        "  - Full",
+    ]
+    for i, e in enumerate(entries):
+        num = re.match(r"(\d+)", e["file"])
+        num = num.group(1) if num else str(i)
+        name = _md_escape(e["title"])
+        link = f"[{name}]({e['file']})" if e["path"] else f"{name} *(coming soon)*"
+        lines += [
+            f"* - {num}",
+            f"  - {link}",
+            f"  - {_md_escape(e['teaches']) or '–'}",
+            f"  - {format_minutes(e.get('minutes_quick'))}",
+            f"  - {format_minutes(e.get('minutes_full'))}",
+        ]
+    lines += ["```"]
+    docs = [e["file"] for e in entries if e["path"]]
+    lines += ["", "```{toctree}", ":hidden:", ":maxdepth: 2", ""] + docs + ["```", ""]
+    return "\n".join(lines)
+
+
+NBVAL_MARKER = re.compile(r"^[ \t]*# ?NBVAL_[A-Z_]+[ \t]*\n?", re.MULTILINE)
+
+
+def without_test_markers(nb):
+    """Drop the ``# NBVAL_CHECK_OUTPUT``-style lines (test plumbing) from code cells, for display."""
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.source = NBVAL_MARKER.sub("", cell.source)
+    return nb
+
+
+def site_notebook(path: Path):
+    """The notebook as the site shows it: solutions folded behind a 'Show solution' toggle."""
+    nb = without_test_markers(nbformat.read(path, as_version=4))
+    for cell in nb.cells:
+        if SOLUTION_TAG not in cell.metadata.get("tags", []):
+            continue
+        if cell.cell_type == "code":
+            tags = cell.metadata.setdefault("tags", [])
+            if not any(t.startswith(("hide-", "remove-")) for t in tags):
+                tags.append("hide-cell")
+            cell.metadata.setdefault("mystnb", {}).update(
+                code_prompt_show="Show solution", code_prompt_hide="Hide solution"
+            )
+        elif cell.cell_type == "markdown":
+            cell.source = (
+                '<details class="course-solution">\n<summary>Show solution</summary>\n\n'
+                + cell.source.strip()
+                + "\n\n</details>"
+            )
+    return nb
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+
+
+def stage_site(src: Path, entries: list[dict], course: dict) -> None:
+    """Fill Sphinx's source folder; unchanged files keep their mtime (incremental builds)."""
+    src.mkdir(parents=True, exist_ok=True)
+    wanted = {"index.md"}
+    _write_if_changed(src / "index.md", home_page(course, entries))
+    for e in entries:
+        if e["path"]:
+            wanted.add(e["file"])
+            _write_if_changed(src / e["file"], nbformat.writes(site_notebook(e["path"])) + "\n")
+    for p in src.iterdir():  # notebooks removed since the last build
+        if p.name not in wanted:
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+
+
+MATHJAX_PARTS = ["tex-chtml.js", "input", "output", "ui", "a11y", "sre", "adaptors"]
+
+
+def copy_mathjax(dest: Path) -> None:
+    """MathJax 3's tex-chtml.js and every file it may load (fonts, TeX extensions, menu)."""
+    es5 = NODE_MODULES / "mathjax" / "es5"
+    done = dest / "tex-chtml.js"
+    if done.is_file() and done.stat().st_size == (es5 / "tex-chtml.js").stat().st_size:
+        return
+    dest.mkdir(parents=True, exist_ok=True)
+    for part in MATHJAX_PARTS:
+        if (es5 / part).is_dir():
+            shutil.copytree(es5 / part, dest / part, dirs_exist_ok=True)
+        else:
+            shutil.copy2(es5 / part, dest / part)
+
+
+def require_node_modules(*packages: str) -> None:
+    missing = [p for p in packages if not (NODE_MODULES / p / "package.json").is_file()]
+    if missing:
+        sys.exit(
+            f"error: {', '.join(missing)} not found in {NODE_MODULES}: "
+            "run `npm ci --prefix tools` (it installs the versions pinned in tools/package-lock.json)"
+        )
+
+
+def build_html(nb_dir: Path, course_toml: Path | None, out: Path, quiet: bool = True) -> Path:
+    from sphinx.cmd.build import build_main
+
+    require_node_modules("mathjax")
+    course, _ = read_course_map(course_toml)
+    entries = course_entries(nb_dir, course_toml)
+    if not any(e["path"] for e in entries):
+        sys.exit(f"error: no notebooks in {nb_dir}")
+    out = Path(out)
+    src, doctrees = out.parent / ".site_src", out.parent / ".site_doctrees"
+    stage_site(src, entries, course)
+    title = course.get("title", DEFAULT_TITLE)
+    argv = [
+        "-b", "html", "-c", str(TOOLS / "site"), "-d", str(doctrees),
+        "-D", f"project={title}", "-D", f"html_title={title}", str(src), str(out),
+    ]  # fmt: skip
+    if quiet:
+        argv.insert(0, "-q")
+    rc = build_main(argv)
+    if rc:
+        sys.exit(f"error: sphinx-build failed ({rc})")
+    copy_mathjax(out / "_static" / "mathjax")  # conf.py: mathjax_path = "mathjax/tex-chtml.js"
+    for e in entries:  # the download button gives the committed notebook, not the staged copy
+        if e["path"] and (out / "_sources" / e["file"]).is_file():
+            shutil.copyfile(e["path"], out / "_sources" / e["file"])
+    (out / ".nojekyll").touch()
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+# Slides
+# ----------------------------------------------------------------------------------------
+
+REVEAL_FILES = ["dist/reveal.js", "dist/reveal.css", "dist/theme/white.css", "dist/plugin/notes.js"]
+
+
+def _copy_assets(out: Path) -> None:
+    """reveal.js and MathJax next to the decks, so they open from a server or from disk."""
+    reveal = out / "reveal.js"
+    for rel in REVEAL_FILES:
+        (reveal / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(NODE_MODULES / "reveal.js" / rel, reveal / rel)
+    shutil.copy2(NODE_MODULES / "reveal.js" / "LICENSE", reveal / "LICENSE")
+    shutil.copy2(TOOLS / "site" / "_static" / "favicon.svg", out / "favicon.svg")
+    copy_mathjax(out / "mathjax")
+
+
+def slides_exporter():
+    from nbconvert import SlidesExporter
+
+    exporter = SlidesExporter(
+        template_name="course_reveal",
+        extra_template_basedirs=[str(TOOLS / "slides")],
+        reveal_url_prefix="reveal.js",
+        reveal_theme="white",
+        reveal_transition="none",
+        reveal_number="c/t",
+        reveal_scroll=True,
+        mathjax_url="mathjax/tex-chtml.js",
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    exporter.jquery_url = exporter.require_js_url = ""  # not used by our template
+    return exporter
+
+
+def build_slides(nb_dir: Path, out: Path) -> list[Path]:
+    require_node_modules("reveal.js", "mathjax")
+    notebooks = find_notebooks(nb_dir)
+    if not notebooks:
+        sys.exit(f"error: no notebooks in {nb_dir}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    _copy_assets(out)
+    exporter = slides_exporter()
+    decks = []
+    for path in notebooks:
+        nb = without_test_markers(nbformat.read(path, as_version=4))
+        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
+        deck = out / f"{path.stem}.slides.html"
+        deck.write_text(body, encoding="utf-8")
+        decks.append(deck)
+    index = ["<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'><title>Slides</title>",
+             "<link rel='icon' href='favicon.svg' type='image/svg+xml'>",
+             "<style>body{font-family:system-ui,sans-serif;max-width:40em;margin:3em auto;line-height:1.6}</style>",
+             "</head><body><h1>Slides</h1><ul>"]  # fmt: skip
+    index += [
+        f"<li><a href='{d.name}'>{html.escape(notebook_title(p))}</a></li>"
+        for p, d in zip(notebooks, decks, strict=True)
+    ]
+    (out / "index.html").write_text("\n".join(index + ["</ul></body></html>", ""]), encoding="utf-8")
+    return decks
+
+
+# ----------------------------------------------------------------------------------------
+# Student edition
+# ----------------------------------------------------------------------------------------
+
+
+class StripSolutions(Preprocessor):
+    """Replace each cell tagged ``solution`` by an empty answer cell.
+
+    A code solution becomes a code cell ``# your answer here``; a markdown solution becomes
+    a markdown cell ``*Your answer here.*``. Every other cell (``hint`` ones too) is kept.
+    The new cell keeps the solution's id and slide metadata, and is tagged ``answer``.
+    """
+
+    solution_tags = List(Unicode(), default_value=[SOLUTION_TAG]).tag(config=True)
+    code_placeholder = Unicode(CODE_PLACEHOLDER).tag(config=True)
+    markdown_placeholder = Unicode(MARKDOWN_PLACEHOLDER).tag(config=True)
+
+    def preprocess(self, nb, resources):
+        for i, cell in enumerate(nb.cells):
+            tags = cell.metadata.get("tags", [])
+            if not set(tags) & set(self.solution_tags):
+                continue
+            meta = copy.deepcopy(cell.metadata)
+            meta["tags"] = [t for t in tags if t not in self.solution_tags] + ["answer"]
+            for key in ("mystnb", "jupyter", "collapsed", "scrolled", "execution"):
+                meta.pop(key, None)
+            if cell.cell_type == "code":
+                new = nbformat.v4.new_code_cell(self.code_placeholder, metadata=meta)
+            else:
+                new = nbformat.v4.new_markdown_cell(self.markdown_placeholder, metadata=meta)
+            if "id" in cell:
+                new["id"] = cell["id"]
+            nb.cells[i] = new
+        return nb, resources
+
+
+def student_notebook(nb):
+    """A student copy of a notebook node (the input is not modified)."""
+    nb = copy.deepcopy(nb)
+    resources: dict = {}
+    for pp in (
+        StripSolutions(enabled=True),
+        ClearOutputPreprocessor(enabled=True),  # outputs and execution counts
+        ClearMetadataPreprocessor(  # execution timings etc.; keep tags and slide metadata
+            preserve_cell_metadata_mask={"tags", "slideshow", "editable", "deletable", "jupyter"},
+            clear_notebook_metadata=False,
+            enabled=True,
+        ),
+    ):
+        nb, resources = pp(nb, resources)
+    nb.metadata.pop("widgets", None)  # saved widget state belongs to the outputs just cleared
+    return nb
+
+
+def build_student(nb_dir: Path, out: Path) -> list[Path]:
+    notebooks = find_notebooks(nb_dir)
+    if not notebooks:
+        sys.exit(f"error: no notebooks in {nb_dir}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob("*.ipynb"):
+        stale.unlink()
+    written = []
+    for path in notebooks:
+        nb = student_notebook(nbformat.read(path, as_version=4))
+        nbformat.validate(nb)
+        dest = out / path.name
+        nbformat.write(nb, dest)
+        written.append(dest)
+    return written
+
+
+# ----------------------------------------------------------------------------------------
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--notebooks", type=Path, default=DEFAULT_NOTEBOOKS, help="notebooks folder")
+    ap.add_argument("--course", type=Path, default=DEFAULT_COURSE_MAP, help="course map (course.toml)")
+    ap.add_argument("--build", type=Path, default=DEFAULT_BUILD, help="build folder (_build)")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    h = sub.add_parser("html", help="build the website into BUILD/html")
+    h.add_argument("-v", "--verbose", action="store_true", help="show Sphinx's progress")
+    sub.add_parser("slides", help="build the reveal.js decks into BUILD/slides")
+    sub.add_parser("student", help="write the student edition into BUILD/student")
+    args = ap.parse_args(argv)
+
+    t0 = time.perf_counter()
+    if args.cmd == "html":
+        out = build_html(args.notebooks, args.course, args.build / "html", quiet=not args.verbose)
+        print(f"website: {out}/index.html ({time.perf_counter() - t0:.1f} s)")
+    elif args.cmd == "slides":
+        decks = build_slides(args.notebooks, args.build / "slides")
+        print(f"slides: {len(decks)} decks in {args.build / 'slides'} ({time.perf_counter() - t0:.1f} s)")
+    elif args.cmd == "student":
+        written = build_student(args.notebooks, args.build / "student")
+        print(
+            f"student edition: {len(written)} notebooks in {args.build / 'student'} ({time.perf_counter() - t0:.1f} s)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
