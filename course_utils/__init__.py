@@ -1,7 +1,8 @@
 """Helpers shared by the course notebooks: profile and device, data, the training loop, plots."""
 from importlib import import_module
 
-from .env import PROFILE, QUICK, by_profile, course_map, data_root, get_device, lesson_code, progress, set_seed
+from .env import (PROFILE, QUICK, by_profile, cache_dir, course_map, data_root, get_device, lesson_code, progress,
+                  set_seed)
 
 # The rest loads on first use, so `python -m course_utils.data` runs its module only once.
 _LAZY = {
@@ -9,8 +10,8 @@ _LAZY = {
     "evaluate": "engine", "fit": "engine", "save_checkpoint": "engine",
     "plot_confusion_matrix": "plots", "plot_history": "plots", "show_images": "plots",
 }
-__all__ = ["PROFILE", "QUICK", "by_profile", "course_map", "data_root", "get_device", "lesson_code", "progress",
-           "set_seed", *_LAZY, "data", "engine", "folders", "models", "plots"]
+__all__ = ["PROFILE", "QUICK", "by_profile", "cache_dir", "course_map", "data_root", "get_device", "lesson_code",
+           "progress", "set_seed", *_LAZY, "data", "engine", "folders", "models", "plots"]
 
 
 def __getattr__(name: str):

@@ -30,6 +30,11 @@ def data_root() -> Path:
     return Path(os.environ.get("COURSE_DATA") or REPO_ROOT / "data").expanduser().resolve()
 
 
+def cache_dir() -> Path:
+    """The folder cached features live in: $COURSE_CACHE, or cache/ in the data folder."""
+    return Path(os.environ.get("COURSE_CACHE") or data_root() / "cache").expanduser().resolve()
+
+
 def get_device(prefer: str | None = None) -> torch.device:
     """The best device here (cuda, then mps, then cpu), or the one named by `prefer` / $COURSE_DEVICE."""
     name = prefer or os.environ.get("COURSE_DEVICE")
@@ -42,12 +47,11 @@ def get_device(prefer: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-def set_seed(seed: int = 0) -> torch.Generator:
-    """Seed python, numpy and torch, and return a torch.Generator seeded the same way."""
+def set_seed(seed: int = 0) -> None:
+    """Seed python, numpy and torch."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
 
 
 def lesson_code(notebook: str) -> dict:

@@ -1,11 +1,15 @@
 """Execute course notebooks in place (the full profile unless COURSE_QUICK=1), so committed outputs come from a real run.
 
 Usage: python scripts/run_notebooks.py [notebooks/NN_name.ipynb ...]   (all of notebooks/ by default)
+
+The full profile runs with an empty feature cache ($COURSE_CACHE set to a fresh temporary folder), so the committed
+outputs show feature extraction as it was measured, never a cache left by an earlier run.
 """
 from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,9 +38,12 @@ def main(argv: list[str]) -> int:
     os.environ["COURSE_BATCH"] = "1"
     paths = [Path(a).resolve() for a in argv] or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     profile = "quick" if os.environ.get("COURSE_QUICK") == "1" else "full"
-    for path in paths:
-        print(f"running {path.name} ({profile} profile) ...", flush=True)
-        print(f"  {path.name}: {run(path):.0f} s", flush=True)
+    with tempfile.TemporaryDirectory(prefix="course-cache-") as cache:
+        if profile == "full":
+            os.environ["COURSE_CACHE"] = cache
+        for path in paths:
+            print(f"running {path.name} ({profile} profile) ...", flush=True)
+            print(f"  {path.name}: {run(path):.0f} s", flush=True)
     return 0
 
 

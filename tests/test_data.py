@@ -93,3 +93,12 @@ def test_subset_is_seeded_and_loader_covers_every_sample():
     assert len(loader) == 8 and torch.equal(labels.sort().values, a.tensors[1].sort().values)
     first, second = (torch.cat([y for _, y in loader]) for _ in range(2))
     assert not torch.equal(first, second), "each epoch is shuffled anew"
+
+
+def test_data_and_cache_folders_follow_the_environment(monkeypatch, tmp_path):
+    from course_utils import env
+    monkeypatch.setenv("COURSE_DATA", str(tmp_path / "d"))
+    monkeypatch.delenv("COURSE_CACHE", raising=False)
+    assert (env.data_root(), env.cache_dir()) == (tmp_path / "d", tmp_path / "d" / "cache")
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "c"))
+    assert env.cache_dir() == tmp_path / "c"
