@@ -1,11 +1,14 @@
-"""Shared fixtures: small real images made from the photos that scikit-image ships."""
+"""Shared fixtures: small real photos from scikit-image, the packaged pretrained backbone, one torch thread."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
 from skimage import data as skdata
+
+from course_utils.models import FALLBACK, Backbone, load_backbone
 
 
 @pytest.fixture(scope="session")
@@ -22,3 +25,18 @@ def make_class_folders(root: Path, photos: dict[str, Image.Image], per_class: in
         for i in range(per_class):
             photos[name].crop((i, 0, 64 - per_class + i, 48)).save(root / label / f"img_{i}.jpg")
     return root
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Batches of a few small images: one thread is faster than several fighting for shared cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def lite0() -> Backbone:
+    """The packaged pretrained fallback backbone (EfficientNet-Lite0), loaded once per module."""
+    return load_backbone("resnet18", FALLBACK)

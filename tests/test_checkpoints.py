@@ -13,28 +13,14 @@ from torchvision.transforms import v2
 
 from course_utils.engine import save_checkpoint
 from course_utils.models import (
-    FALLBACK, Backbone, CheckpointMismatch, Frozen, feature_extractor, head_config, load_backbone,
-    load_transfer_checkpoint, make_head, save_transfer_checkpoint, transfer_model,
+    FALLBACK, Backbone, CheckpointMismatch, Frozen, feature_extractor, head_config, load_transfer_checkpoint, make_head, save_transfer_checkpoint, transfer_model,
 )
 
-pytestmark = pytest.mark.filterwarnings("error")
+pytestmark = [pytest.mark.filterwarnings("error"), pytest.mark.usefixtures("one_thread")]
 
 CLASSES = {"accordion": 0, "anchor": 1, "ant": 2}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Batches of one or two small images: one thread is faster than several fighting for shared cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def lite0() -> Backbone:
-    """The packaged pretrained fallback, loaded once."""
-    return load_backbone("vgg16", FALLBACK)
 
 
 @pytest.fixture(scope="module")

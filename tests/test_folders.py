@@ -5,7 +5,6 @@ import json
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from course_utils.folders import CheckedImageFolder, label_from_name, split_folder
 from conftest import make_class_folders

@@ -461,6 +461,15 @@ def test_site_has_a_page_per_notebook_and_the_course_map(site):
         assert page.count("<img") >= n_png, f"{nb_path.name}: {n_png} figures in the notebook, fewer <img> on its page"
 
 
+def page_problems(report) -> list[str]:
+    """Console errors, failed requests, images that did not load and MathJax errors of one opened page."""
+    problems = report.problems()
+    problems += [f"image did not load: {src[:120]}" for src in report.result.get("brokenImages", [])]
+    if report.result.get("mathErrors"):
+        problems.append(f"{report.result['mathErrors']} MathJax errors")
+    return problems
+
+
 def test_site_pages_load_offline_in_chromium(site, server, browser):
     base = f"{server}/html"
     pages = sorted(p.name for p in site.glob("*.html"))
@@ -468,11 +477,7 @@ def test_site_pages_load_offline_in_chromium(site, server, browser):
     shots = {f"{base}/index.html": 2400, f"{base}/{shot_page}": 6000}
     failures = {}
     for report in open_pages(browser, [f"{base}/{p}" for p in pages], PAGE_SCRIPT, screenshots=shots):
-        problems = report.problems()
-        problems += [f"image did not load: {src[:120]}" for src in report.result.get("brokenImages", [])]
-        problems += broken_internal_links(report.result.get("links", []), base, site)
-        if report.result.get("mathErrors"):
-            problems.append(f"{report.result['mathErrors']} MathJax errors")
+        problems = page_problems(report) + broken_internal_links(report.result.get("links", []), base, site)
         if problems:
             failures[report.url] = problems
         if report.screenshot:
@@ -514,15 +519,12 @@ def test_a_deck_per_notebook_loads_offline_with_several_slides(slides, server, b
     shots = {f"{server}/slides/{_pick(paths, '03').stem}.slides.html": 800}
     failures = {}
     for report in open_pages(browser, urls, DECK_SCRIPT, width=1280, height=800, screenshots=shots):
-        problems = report.problems()
+        problems = page_problems(report)
         res = report.result
         if not res.get("revealReady"):
             problems.append("reveal.js did not start")
         if res.get("sections", 0) <= 1:
             problems.append(f"only {res.get('sections', 0)} <section> (slide metadata missing?)")
-        problems += [f"image did not load: {src[:120]}" for src in res.get("brokenImages", [])]
-        if res.get("mathErrors"):
-            problems.append(f"{res['mathErrors']} MathJax errors")
         if problems:
             failures[report.url] = problems
         if report.screenshot:

@@ -20,24 +20,12 @@ from course_utils.models import (
     imagenet_categories, load_backbone, make_head, precompute_features, replace_head, transfer_model,
 )
 
-pytestmark = pytest.mark.filterwarnings("error")  # the course must run without a single warning
+pytestmark = [pytest.mark.filterwarnings("error"),  # the course must run without a single warning
+              pytest.mark.usefixtures("one_thread")]
 
 CATS = {"Egyptian cat", "tabby", "tiger cat"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Batches of a few small images: one thread is faster than several fighting for shared cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def lite0() -> Backbone:
-    """The packaged fallback, loaded once for the whole module."""
-    return load_backbone("resnet18", FALLBACK)
 
 
 @pytest.fixture
