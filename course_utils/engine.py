@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any, Callable, Iterable, Mapping
 import torch
 from torch import nn
 
-from .env import get_device, in_notebook, progress
+from .env import get_device, in_notebook, progress, save_atomically
 from .plots import LivePlot
 
 
@@ -141,12 +140,7 @@ def fit(
 
 def save_checkpoint(path: str | Path, model: nn.Module, extra: Mapping[str, Any] | None = None) -> Path:
     """Write the model's state_dict and `extra` to `path` atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"state_dict": model.state_dict(), **(extra or {})}, tmp)
-    os.replace(tmp, path)
-    return path
+    return save_atomically({"state_dict": model.state_dict(), **(extra or {})}, path)
 
 
 @dataclass

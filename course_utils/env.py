@@ -5,6 +5,7 @@ import json
 import os
 import random
 import sys
+import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -33,6 +34,21 @@ def data_root() -> Path:
 def cache_dir() -> Path:
     """The folder cached features live in: $COURSE_CACHE, or cache/ in the data folder."""
     return Path(os.environ.get("COURSE_CACHE") or data_root() / "cache").expanduser().resolve()
+
+
+def save_atomically(obj: object, path: str | Path) -> Path:
+    """torch.save to a temporary file next to `path`, then rename it: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            torch.save(obj, file)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+    return path
 
 
 def get_device(prefer: str | None = None) -> torch.device:

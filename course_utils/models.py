@@ -4,7 +4,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
-import tempfile
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -15,7 +14,7 @@ import torchvision
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
-from .env import progress, reachable
+from .env import progress, reachable, save_atomically
 
 FALLBACK = "efficientnet_lite0"
 BACKBONES = ("resnet18", "vgg16", "efficientnet_lite0")
@@ -120,8 +119,7 @@ def count_parameters(model: nn.Module) -> tuple[int, int]:
 
 def feature_extractor(backbone: Backbone) -> nn.Module:
     """A frozen copy of the backbone, in eval mode, that outputs the features its last layer would see."""
-    model = replace_head(copy.deepcopy(backbone.model), backbone.head_path, nn.Identity())
-    return freeze(model).eval()
+    return freeze(_body(backbone)).eval()
 
 
 class Frozen(nn.Module):
@@ -141,8 +139,13 @@ class Frozen(nn.Module):
 
 def transfer_model(backbone: Backbone, head: nn.Module, fine_tune: bool = False) -> nn.Sequential:
     """The backbone's features followed by a new head: `body` frozen (or trainable with fine_tune=True), then `head`."""
-    body = replace_head(copy.deepcopy(backbone.model), backbone.head_path, nn.Identity())
+    body = _body(backbone)
     return nn.Sequential(OrderedDict(body=body if fine_tune else Frozen(body), head=head))
+
+
+def _body(backbone: Backbone) -> nn.Module:
+    """A copy of the backbone with its last layer replaced by nn.Identity(): it outputs `in_features` numbers."""
+    return replace_head(copy.deepcopy(backbone.model), backbone.head_path, nn.Identity())
 
 
 def feature_cache_key(backbone_name: str, transform: object, dataset: Dataset) -> str:
@@ -168,7 +171,7 @@ def precompute_features(extractor: nn.Module, dataset: Dataset, cache_dir: Path 
             labels.append(targets)
     # concatenated outside inference mode: ordinary tensors that a new head can be trained on
     cached = {"features": torch.cat(features), "labels": torch.cat(labels)}
-    _save_atomically(cached, path)
+    save_atomically(cached, path)
     return TensorDataset(cached["features"], cached["labels"])
 
 
@@ -234,19 +237,6 @@ def _file_list(dataset: Dataset) -> object:
     return getattr(dataset, "samples", None) or repr(dataset)
 
 
-def _save_atomically(obj: object, path: Path) -> None:
-    """torch.save to a temporary file next to `path`, then rename it: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(obj, file)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-
-
 # --------------------------------------------------------------------------- checkpoints of transfer models
 CHECKPOINT_FORMAT = "course-transfer-checkpoint/1"
 
@@ -304,7 +294,7 @@ def save_transfer_checkpoint(path: str | Path, model: nn.Module, backbone: Backb
         "class_to_idx": dict(class_to_idx), "settings": dict(settings or {}), **extra,
     }
     path = Path(path)
-    _save_atomically(checkpoint, path)
+    save_atomically(checkpoint, path)
     return path
 
 
