@@ -41,11 +41,12 @@ notebooks: data
 # Execute every notebook in the full profile, in place: the only way committed outputs are made.
 # One notebook: make course NB=notebooks/03_convolutions_lenet.ipynb
 course: data
-	$(BIN)/python scripts/run_notebooks.py $(NB)
+	$(BIN)/python -m course_utils.scripts.run_notebooks $(NB)
 
 bench: data
 	$(BIN)/python benchmarks/bench_loaders.py
 	$(BIN)/python benchmarks/bench_features.py
+	$(BIN)/python benchmarks/bench_training_loops.py
 
 # --- Instructors: website, slides, student edition (tools/build.py; see tools/README.md) ---
 
@@ -69,5 +70,6 @@ slides: setup $(NODE_ASSETS)
 student: setup
 	$(BIN)/python tools/build.py student
 
+# Everything derived: builds, splits, cached features, checkpoints, TensorBoard runs (the verified datasets stay).
 clean:
-	rm -rf _build data/splits data/cache
+	rm -rf _build data/splits data/cache data/checkpoints data/runs

@@ -1,7 +1,8 @@
-"""One epoch of LeNet on full Fashion-MNIST, twice side by side: torchvision's per-item DataLoader vs course_utils' in-memory TensorLoader.
+"""One epoch of LeNet on full Fashion-MNIST, side by side: torchvision's per-item DataLoader vs in-memory TensorLoader.
 
 Run: make bench   (or .venv/bin/python benchmarks/bench_loaders.py [--batch-size 256])
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,10 @@ def main() -> None:
     cu.require("FashionMNIST")
     per_item = DataLoader(
         datasets.FashionMNIST(str(cu.data_root()), train=True, transform=transforms.ToTensor()),
-        batch_size=args.batch_size, shuffle=True, num_workers=args.workers)
+        batch_size=args.batch_size,
+        shuffle=True,
+        num_workers=args.workers,
+    )
     in_memory = cu.TensorLoader(cu.load_mnist("FashionMNIST", normalize=False), args.batch_size, shuffle=True)
     times = {}
     for name, loader in (("torchvision ToTensor DataLoader", per_item), ("course_utils TensorLoader", in_memory)):
@@ -46,8 +50,10 @@ def main() -> None:
         times[name] = one_epoch(model, loader, torch.optim.SGD(model.parameters(), lr=0.9))
         print(f"{name:34s} {times[name]:6.1f} s/epoch", flush=True)
     ratio = times["course_utils TensorLoader"] / times["torchvision ToTensor DataLoader"]
-    print(f"ratio in-memory / per-item: {ratio:.2f} (goal <= 0.5)  "
-          f"[batch {args.batch_size}, {torch.get_num_threads()} threads, workers {args.workers}]")
+    print(
+        f"ratio in-memory / per-item: {ratio:.2f} (goal <= 0.5)  "
+        f"[batch {args.batch_size}, {torch.get_num_threads()} threads, workers {args.workers}]"
+    )
 
 
 if __name__ == "__main__":
