@@ -1,23 +1,58 @@
-"""Helpers shared by the course notebooks: profile and device, data, the training loop, plots."""
+"""Helpers shared by the course notebooks: profile and device, data, the training loop, metrics, plots, models.
+
+`import course_utils as cu` gives the everyday names below; each lives in a module named by its concern
+(env, course, progress, download, data, folders, metrics, engine, callbacks, plots, models, features,
+checkpoints), which loads on first use.
+"""
+
 from importlib import import_module
 
-from .env import (PROFILE, QUICK, by_profile, cache_dir, course_map, data_root, get_device, lesson_code, progress,
-                  set_seed)
+from .env import PROFILE, QUICK, by_profile, cache_dir, data_root, get_device, set_seed
 
-# The rest loads on first use, so `python -m course_utils.data` runs its module only once.
+# The rest loads on first use: importing the package stays light, and `python -m course_utils.data` runs its
+# module only once.
 _LAZY = {
-    "DatasetError": "data", "TensorLoader": "data", "load_mnist": "data", "mnist_loaders": "data", "require": "data",
-    "evaluate": "engine", "fit": "engine", "save_checkpoint": "engine",
-    "plot_confusion_matrix": "plots", "plot_history": "plots", "show_images": "plots",
+    "course_map": "course",
+    "lesson_code": "course",
+    "notebook_paths": "course",
+    "DatasetError": "data",
+    "TensorLoader": "data",
+    "load_mnist": "data",
+    "mnist_loaders": "data",
+    "require": "data",
+    "evaluate": "metrics",
+    "fit": "engine",
+    "KeepBest": "callbacks",
+    "EarlyStopping": "callbacks",
+    "Checkpoint": "callbacks",
+    "LivePlot": "callbacks",
+    "TensorBoard": "callbacks",
+    "plot_confusion_matrix": "plots",
+    "plot_history": "plots",
+    "show_images": "plots",
 }
-__all__ = ["PROFILE", "QUICK", "by_profile", "cache_dir", "course_map", "data_root", "get_device", "lesson_code",
-           "progress", "set_seed", *_LAZY, "data", "engine", "folders", "models", "plots"]
+_MODULES = {
+    "env",
+    "course",
+    "progress",
+    "download",
+    "data",
+    "folders",
+    "metrics",
+    "engine",
+    "callbacks",
+    "plots",
+    "models",
+    "features",
+    "checkpoints",
+}
+__all__ = ["PROFILE", "QUICK", "by_profile", "cache_dir", "data_root", "get_device", "set_seed", *_LAZY, *_MODULES]
 
 
 def __getattr__(name: str):
     """Import a helper's module the first time the helper (or the module) is used."""
     if name in _LAZY:
         return getattr(import_module(f".{_LAZY[name]}", __name__), name)
-    if name in {"data", "engine", "folders", "models", "plots"}:
+    if name in _MODULES:
         return import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,6 +2,7 @@
 
 Command line: ``python -m course_utils.data fetch [NAME ...]`` (what ``make data`` runs).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,14 +15,15 @@ import tarfile
 import tempfile
 import urllib.request
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import torch
 from torch.utils.data import TensorDataset
 
-from .env import data_root, reachable
+from .download import reachable
+from .env import data_root
 
 NETWORK_TIMEOUT = 4.0  # seconds for one connection attempt: no network must fail fast
 
@@ -48,41 +50,62 @@ class Dataset:
         return data_root() / self.folder
 
 
-_MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+_MNIST_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
 
 DATASETS: dict[str, Dataset] = {
     d.name: d
     for d in (
         Dataset(
-            "MNIST", "MNIST/raw",
-            files=dict(zip(_MNIST_FILES, (
-                "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-                "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-                "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-                "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-            ))),
+            "MNIST",
+            "MNIST/raw",
+            files=dict(
+                zip(
+                    _MNIST_FILES,
+                    (
+                        "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+                        "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+                        "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+                        "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+                    ),
+                )
+            ),
             urls=("https://ossci-datasets.s3.amazonaws.com/mnist/",),
             official="https://ossci-datasets.s3.amazonaws.com/mnist/ (the four *-ubyte.gz files)",
         ),
         Dataset(
-            "FashionMNIST", "FashionMNIST/raw",
-            files=dict(zip(_MNIST_FILES, (
-                "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-                "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-                "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-                "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
-            ))),
+            "FashionMNIST",
+            "FashionMNIST/raw",
+            files=dict(
+                zip(
+                    _MNIST_FILES,
+                    (
+                        "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+                        "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+                        "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+                        "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+                    ),
+                )
+            ),
             urls=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
             official="https://github.com/zalandoresearch/fashion-mnist (the four *-ubyte.gz files)",
         ),
         Dataset(
-            "dogs-vs-cats", "dogs-vs-cats", tree="train",
+            "dogs-vs-cats",
+            "dogs-vs-cats",
+            tree="train",
             tree_sha256="11153af7f27ce757e6da9fcbc66b668f8ab633cee46ee9bdf0ccac8a3571dc22",
             official="https://www.kaggle.com/c/dogs-vs-cats/data (login needed; the course uses "
             "cat.0-1499 and dog.0-1499 resized to 200x200)",
         ),
         Dataset(
-            "caltech101", "caltech101", tree="101_ObjectCategories",
+            "caltech101",
+            "caltech101",
+            tree="101_ObjectCategories",
             tree_sha256="660ff37fe7766f21a07bfb910b746673a8ae2b5d92ce6fab58e44571250122bc",
             urls=("https://data.caltech.edu/records/mzrjq-6wc02/files/caltech-101.zip",),
             official="https://data.caltech.edu/records/mzrjq-6wc02 (caltech-101.zip, which holds "
@@ -101,7 +124,7 @@ def mirror_root() -> Path | None:
 def sha256_file(path: Path, gunzip: bool = False) -> str:
     """The sha256 of a file's content (of its decompressed content with gunzip=True)."""
     digest = hashlib.sha256()
-    with (gzip.open(path, "rb") if gunzip else open(path, "rb")) as f:
+    with gzip.open(path, "rb") if gunzip else open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -240,7 +263,9 @@ def fetch_one(name: str) -> str:
         if not origin:
             tried = [f"{ds.path} (missing or not verified)"]
             tried.append(f"mirror {mirror / ds.folder}" if mirror else "no mirror ($COURSE_DATA_MIRROR is not set)")
-            tried += [f"{url} (not reachable)" for url in ds.urls] or ["no official download URL (manual download only)"]
+            tried += [f"{url} (not reachable)" for url in ds.urls] or [
+                "no official download URL (manual download only)"
+            ]
             raise DatasetError(
                 f"Could not fetch {name}{failure}. Tried: " + "; ".join(tried) + ". "
                 f"Set COURSE_DATA_MIRROR to a folder that holds {ds.folder}/, or download it from "
@@ -278,13 +303,16 @@ FASHION_CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", 
 def _read_idx(path: Path) -> torch.Tensor:
     data = path.read_bytes()
     ndim = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    return torch.frombuffer(bytearray(data[4 + 4 * ndim:]), dtype=torch.uint8).reshape(shape)
+    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    return torch.frombuffer(bytearray(data[4 + 4 * ndim :]), dtype=torch.uint8).reshape(shape)
 
 
 def load_mnist(
-    name: str = "FashionMNIST", train: bool = True, limit: int | None = None,
-    normalize: bool = True, seed: int = 0,
+    name: str = "FashionMNIST",
+    train: bool = True,
+    limit: int | None = None,
+    normalize: bool = True,
+    seed: int = 0,
 ) -> TensorDataset:
     """A whole MNIST or Fashion-MNIST split as float tensors in memory (N, 1, 28, 28), optionally a seeded subset."""
     root = require(name)
@@ -304,8 +332,14 @@ def load_mnist(
 class TensorLoader:
     """Minibatches straight from tensors held in memory: what a DataLoader does, without per-item work."""
 
-    def __init__(self, dataset: TensorDataset, batch_size: int = 256, shuffle: bool = False, seed: int = 0,
-                 device: torch.device | str | None = None):
+    def __init__(
+        self,
+        dataset: TensorDataset,
+        batch_size: int = 256,
+        shuffle: bool = False,
+        seed: int = 0,
+        device: torch.device | str | None = None,
+    ):
         self.dataset = dataset
         self.tensors = [t.to(device) for t in dataset.tensors] if device else list(dataset.tensors)
         self.batch_size, self.shuffle = batch_size, shuffle
@@ -319,15 +353,20 @@ class TensorLoader:
         order = torch.randperm(n, generator=self.generator) if self.shuffle else None
         for start in range(0, n, self.batch_size):
             if order is None:
-                yield tuple(t[start:start + self.batch_size] for t in self.tensors)
+                yield tuple(t[start : start + self.batch_size] for t in self.tensors)
             else:
-                index = order[start:start + self.batch_size].to(self.tensors[0].device)
+                index = order[start : start + self.batch_size].to(self.tensors[0].device)
                 yield tuple(t[index] for t in self.tensors)
 
 
-def mnist_loaders(name: str = "FashionMNIST", batch_size: int = 256, train_limit: int | None = None,
-                  test_limit: int | None = None, seed: int = 0, normalize: bool = True
-                  ) -> tuple[TensorLoader, TensorLoader]:
+def mnist_loaders(
+    name: str = "FashionMNIST",
+    batch_size: int = 256,
+    train_limit: int | None = None,
+    test_limit: int | None = None,
+    seed: int = 0,
+    normalize: bool = True,
+) -> tuple[TensorLoader, TensorLoader]:
     """Shuffled train and ordered test TensorLoaders over MNIST or Fashion-MNIST held in memory."""
     train = load_mnist(name, True, train_limit, normalize, seed)
     test = load_mnist(name, False, test_limit, normalize, seed)
@@ -339,7 +378,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_utils.data", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("fetch", help="fetch and verify datasets (all by default)").add_argument(
-        "names", nargs="*", metavar="NAME", help=", ".join(DATASETS))
+        "names", nargs="*", metavar="NAME", help=", ".join(DATASETS)
+    )
     sub.add_parser("list", help="list the datasets and whether each is present")
     args = parser.parse_args(argv)
     if args.command == "list":

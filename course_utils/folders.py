@@ -1,4 +1,5 @@
 """Folders of images: a reproducible, non-destructive split, and an ImageFolder that reports bad files."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,8 @@ import random
 import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from PIL import Image, UnidentifiedImageError
 from torchvision.datasets import ImageFolder
@@ -26,7 +27,9 @@ def label_from_folder(path: Path) -> str:
 
 def _files_by_class(source: Path, label_of: Callable[[Path], str], exclude: tuple[str, ...]) -> dict[str, list[str]]:
     flat = label_of is label_from_name
-    files = sorted(p for p in (source.iterdir() if flat else source.glob("*/*")) if p.is_file() and not p.name.startswith("."))
+    files = sorted(
+        p for p in (source.iterdir() if flat else source.glob("*/*")) if p.is_file() and not p.name.startswith(".")
+    )
     by_class: dict[str, list[str]] = {}
     for p in files:
         label = label_of(p)
@@ -41,8 +44,13 @@ def _split_counts(n: int, fractions: dict[str, float]) -> list[int]:
 
 
 def split_folder(
-    source: str | Path, dest: str | Path, fractions: dict[str, float] | None = None, *, seed: int = 0,
-    label_of: Callable[[Path], str] = label_from_folder, per_class: int | None = None,
+    source: str | Path,
+    dest: str | Path,
+    fractions: dict[str, float] | None = None,
+    *,
+    seed: int = 0,
+    label_of: Callable[[Path], str] = label_from_folder,
+    per_class: int | None = None,
     exclude: tuple[str, ...] = (),
 ) -> dict[str, Counter]:
     """Split images into dest/<split>/<class>/ by fraction per class, reproducibly, leaving `source` untouched.
@@ -68,8 +76,8 @@ def split_folder(
         if per_class is not None:
             files = files[:per_class]
         start = 0
-        for split, size in zip(fractions, _split_counts(len(files), fractions)):
-            plan[split][label] = sorted(files[start:start + size])
+        for split, size in zip(fractions, _split_counts(len(files), fractions), strict=True):
+            plan[split][label] = sorted(files[start : start + size])
             start += size
     manifest = {"source": str(source), "seed": seed, "fractions": fractions, "plan": plan}
     counts = {split: Counter({label: len(f) for label, f in classes.items()}) for split, classes in plan.items()}

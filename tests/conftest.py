@@ -1,4 +1,6 @@
-"""Shared fixtures: small real photos from scikit-image, the packaged pretrained backbone, one torch thread."""
+"""Shared fixtures: small real photos from scikit-image, the packaged pretrained backbone, notebook 06's lesson code,
+one torch thread."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,14 +10,17 @@ import torch
 from PIL import Image
 from skimage import data as skdata
 
+import course_utils as cu
 from course_utils.models import FALLBACK, Backbone, load_backbone
 
 
 @pytest.fixture(scope="session")
 def photos() -> dict[str, Image.Image]:
     """A few real photos (cat, coffee, astronaut, rocket) as small RGB images."""
-    return {name: Image.fromarray(getattr(skdata, name)()).convert("RGB").resize((64, 48))
-            for name in ("chelsea", "coffee", "astronaut", "rocket")}
+    return {
+        name: Image.fromarray(getattr(skdata, name)()).convert("RGB").resize((64, 48))
+        for name in ("chelsea", "coffee", "astronaut", "rocket")
+    }
 
 
 def make_class_folders(root: Path, photos: dict[str, Image.Image], per_class: int = 5) -> Path:
@@ -40,3 +45,19 @@ def one_thread():
 def lite0() -> Backbone:
     """The packaged pretrained fallback backbone (EfficientNet-Lite0), loaded once per module."""
     return load_backbone("resnet18", FALLBACK)
+
+
+@pytest.fixture(scope="session")
+def lesson06() -> dict:
+    """What notebook 06 exports (split_caltech101, train_transform, eval_transform, source_head): one copy for all."""
+    return cu.lesson_code("06_caltech101_vgg16.ipynb")
+
+
+@pytest.fixture(scope="session")
+def as_input(lesson06):
+    """An HWC uint8 image as the normalised batch of one a backbone expects, through notebook 06's eval transform."""
+
+    def prepare(image, backbone: Backbone, size: int = 224) -> torch.Tensor:
+        return lesson06["eval_transform"](backbone, size)(image)[None]
+
+    return prepare

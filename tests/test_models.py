@@ -1,4 +1,5 @@
-"""Backbones and transfer-learning helpers: real pretrained weights, offline fallback, heads, feature cache."""
+"""Backbones and heads: real pretrained weights, the offline fallback, new heads, freezing."""
+
 from __future__ import annotations
 
 import io
@@ -10,40 +11,42 @@ from pathlib import Path
 import pytest
 import torch
 import torchvision
-from PIL import Image
 from skimage import data
 from torch import nn
-from torchvision.transforms import v2
 
 from course_utils.models import (
-    BACKBONES, FALLBACK, Backbone, count_parameters, feature_cache_key, feature_extractor, freeze, get_head,
-    imagenet_categories, load_backbone, make_head, precompute_features, replace_head, transfer_model,
+    BACKBONES,
+    FALLBACK,
+    count_parameters,
+    feature_extractor,
+    freeze,
+    get_head,
+    imagenet_categories,
+    load_backbone,
+    make_head,
+    replace_head,
+    transfer_model,
 )
 
-pytestmark = [pytest.mark.filterwarnings("error"),  # the course must run without a single warning
-              pytest.mark.usefixtures("one_thread")]
+pytestmark = [
+    pytest.mark.filterwarnings("error"),  # the course must run without a single warning
+    pytest.mark.usefixtures("one_thread"),
+]
 
 CATS = {"Egyptian cat", "tabby", "tiger cat"}
-
-
 
 
 @pytest.fixture
 def offline(monkeypatch, tmp_path) -> Path:
     """No network and an empty torch hub cache, whatever the machine: returns the hub folder."""
+
     def no_network(*args, **kwargs):
         raise socket.gaierror(-2, "Name or service not known (network disabled by the test)")
+
     monkeypatch.setattr(socket, "getaddrinfo", no_network)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     monkeypatch.delenv("COURSE_BACKBONE", raising=False)
     return tmp_path / "hub"
-
-
-def imagenet_input(image, backbone: Backbone, size: int = 224) -> torch.Tensor:
-    """An HWC uint8 image as the normalised batch of one that the backbone expects."""
-    prepare = v2.Compose([v2.ToImage(), v2.Resize(size * 8 // 7), v2.CenterCrop(size),
-                          v2.ToDtype(torch.float32, scale=True), v2.Normalize(backbone.mean, backbone.std)])
-    return prepare(image)[None]
 
 
 def top1(model: nn.Module, x: torch.Tensor) -> tuple[str, float, float]:
@@ -51,20 +54,21 @@ def top1(model: nn.Module, x: torch.Tensor) -> tuple[str, float, float]:
     with torch.inference_mode():
         probabilities = model.eval()(x).softmax(dim=1)[0]
     categories = imagenet_categories()
-    cats = sum(p.item() for name, p in zip(categories, probabilities) if name in CATS)
+    cats = sum(p.item() for name, p in zip(categories, probabilities, strict=True) if name in CATS)
     return categories[probabilities.argmax()], probabilities.max().item(), cats
 
 
-def test_fallback_is_really_pretrained(lite0):
+def test_fallback_is_really_pretrained(lite0, as_input):
     assert (lite0.name, lite0.head_path, lite0.in_features) == ("efficientnet_lite0", "_fc", 1280)
     assert lite0.mean == lite0.std == (0.5, 0.5, 0.5)
     assert not lite0.model.training
-    label, probability, cats = top1(lite0.model, imagenet_input(data.chelsea(), lite0))
+    label, probability, cats = top1(lite0.model, as_input(data.chelsea(), lite0))
     assert label in CATS and probability > 0.3 and cats > 0.8  # measured: Egyptian cat 0.38, all cats 0.92
 
     from efficientnet_lite_pytorch import EfficientNet
+
     torch.manual_seed(0)
-    label, probability, cats = top1(EfficientNet.from_name("efficientnet-lite0"), imagenet_input(data.chelsea(), lite0))
+    label, probability, cats = top1(EfficientNet.from_name("efficientnet-lite0"), as_input(data.chelsea(), lite0))
     assert probability < 0.05 and cats < 0.05  # the same architecture with random weights has no idea
 
 
@@ -118,14 +122,16 @@ def test_download_when_the_network_answers(offline, monkeypatch):
 
     def broken_download(url, destination, *args, **kwargs):
         raise RuntimeError("invalid hash value (the download was cut short)")
+
     monkeypatch.setattr(torch.hub, "download_url_to_file", broken_download)
     backbone = load_backbone("resnet18", "auto")  # a failed download is reported, never replaced by random weights
     assert backbone.name == FALLBACK
     assert "ResNet-18 ImageNet weights could not be downloaded (invalid hash value" in backbone.reason
 
     saved = torchvision.models.resnet18().state_dict()
-    monkeypatch.setattr(torch.hub, "download_url_to_file",
-                        lambda url, destination, *args, **kwargs: torch.save(saved, destination))
+    monkeypatch.setattr(
+        torch.hub, "download_url_to_file", lambda url, destination, *args, **kwargs: torch.save(saved, destination)
+    )
     backbone = load_backbone("resnet18", "resnet18")
     assert backbone.name == "resnet18" and "downloaded into the torch hub cache" in backbone.reason
     assert (offline / "checkpoints" / "resnet18-f37072fd.pth").exists()
@@ -169,67 +175,19 @@ def test_replace_head_on_vgg16_classifier_6():
     assert total == total_before - (4096 * 1000 + 1000) + trainable
 
 
-def test_feature_extractor_outputs_what_the_head_sees(lite0):
+def test_feature_extractor_outputs_what_the_head_sees(lite0, as_input):
     extractor = feature_extractor(lite0)
     assert count_parameters(extractor)[1] == 0 and not extractor.training
     assert isinstance(get_head(lite0.model, lite0.head_path), nn.Linear)  # the backbone itself is untouched
 
     seen = []
     hook = get_head(lite0.model, lite0.head_path).register_forward_hook(lambda m, inputs, out: seen.append(inputs[0]))
-    x = imagenet_input(data.coffee(), lite0, size=128)
+    x = as_input(data.coffee(), lite0, size=128)
     with torch.inference_mode():
         lite0.model(x)
         features = extractor(x)
     hook.remove()
     assert features.shape == (1, 1280) and torch.allclose(features, seen[0])
-
-
-@pytest.fixture
-def image_folder(tmp_path) -> Path:
-    """A tiny two-class ImageFolder of real photos: crops of a cat and of a coffee cup."""
-    for label, image in [("cat", data.chelsea()), ("coffee", data.coffee())]:
-        (tmp_path / "images" / label).mkdir(parents=True)
-        height, width = image.shape[:2]
-        for i, (top, left) in enumerate([(0, 0), (0, width // 4), (height // 4, 0)]):
-            crop = image[top:top + height * 3 // 4, left:left + width * 3 // 4]
-            Image.fromarray(crop).resize((96, 72)).save(tmp_path / "images" / label / f"{i}.jpg")
-    return tmp_path / "images"
-
-
-def test_precompute_features_caches_on_disk(lite0, image_folder, tmp_path):
-    transform = v2.Compose([v2.ToImage(), v2.Resize(64), v2.CenterCrop(64),
-                            v2.ToDtype(torch.float32, scale=True), v2.Normalize(lite0.mean, lite0.std)])
-    dataset = torchvision.datasets.ImageFolder(image_folder, transform=transform)
-    key = feature_cache_key(lite0.name, transform, dataset)
-    extractor = feature_extractor(lite0)
-    calls = []
-    extractor.register_forward_hook(lambda *args: calls.append(1))
-
-    features = precompute_features(extractor, dataset, tmp_path / "cache", key, batch_size=4)
-    assert features.tensors[0].shape == (6, lite0.in_features) and len(calls) == 2
-    assert features.tensors[1].tolist() == [label for _, label in dataset.samples] == [0, 0, 0, 1, 1, 1]
-    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [f"{key}.pt"]  # no temporary file left
-
-    again = precompute_features(extractor, dataset, tmp_path / "cache", key, batch_size=4)
-    assert len(calls) == 2  # read from disk: the extractor did not run
-    assert all(torch.equal(a, b) for a, b in zip(features.tensors, again.tensors))
-
-    head = make_head(lite0.in_features, 2)  # the cached features are ordinary tensors a head can learn from
-    nn.functional.cross_entropy(head(features.tensors[0]), features.tensors[1]).backward()
-    assert head.weight.grad is not None
-
-
-def test_feature_cache_key_follows_backbone_transform_and_files(image_folder):
-    transform = v2.Compose([v2.ToImage(), v2.Resize(64)])
-    dataset = torchvision.datasets.ImageFolder(image_folder, transform=transform)
-    key = feature_cache_key("resnet18", transform, dataset)
-    assert key == feature_cache_key("resnet18", v2.Compose([v2.ToImage(), v2.Resize(64)]), dataset)
-    assert key != feature_cache_key("vgg16", transform, dataset)
-    assert key != feature_cache_key("resnet18", v2.Compose([v2.ToImage(), v2.Resize(72)]), dataset)
-    assert key != feature_cache_key("resnet18", transform, torch.utils.data.Subset(dataset, [0, 1, 3]))
-
-    Image.fromarray(data.chelsea()).save(image_folder / "cat" / "3.jpg")
-    assert key != feature_cache_key("resnet18", transform, torchvision.datasets.ImageFolder(image_folder))
 
 
 def test_frozen_body_stays_in_eval_while_the_head_trains(lite0):

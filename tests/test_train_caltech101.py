@@ -1,4 +1,5 @@
-"""scripts/train_caltech101.py: two processes under torchrun on the CPU (Gloo) on real Caltech-101 photos, and bad data."""
+"""course_utils.scripts.train_caltech101: two processes under torchrun on the CPU (Gloo) on real photos; bad data."""
+
 from __future__ import annotations
 
 import json
@@ -14,10 +15,11 @@ import torch
 from PIL import Image
 
 import course_utils as cu
-from course_utils.models import load_backbone, load_transfer_checkpoint
+from course_utils.checkpoints import load_transfer_checkpoint
+from course_utils.models import load_backbone
 
 REPO = Path(__file__).resolve().parent.parent
-SCRIPT = REPO / "scripts" / "train_caltech101.py"
+SCRIPT = ["-m", "course_utils.scripts.train_caltech101"]  # run as a module of the installed package
 CLASSES = ["accordion", "anchor", "ant"]  # ant has grayscale photos: they must pass through as RGB
 
 pytestmark = pytest.mark.filterwarnings("error")
@@ -32,10 +34,34 @@ def run(args: list[str], env: dict[str, str] | None = None, timeout: int = 120) 
 def test_torchrun_two_processes_share_the_data_and_write_the_notebooks_checkpoint(tmp_path):
     cu.require("caltech101")
     out, samples = tmp_path / "ddp.pt", tmp_path / "samples.json"
-    result = run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(SCRIPT),
-                  "--data", str(tmp_path / "split"), "--classes", *CLASSES, "--limit-per-class", "8",
-                  "--image-size", "64", "--epochs", "2", "--batch-size", "4", "--workers", "0",
-                  "--out", str(out), "--log-samples", str(samples)])
+    result = run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            *SCRIPT,
+            "--data",
+            str(tmp_path / "split"),
+            "--classes",
+            *CLASSES,
+            "--limit-per-class",
+            "8",
+            "--image-size",
+            "64",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "4",
+            "--workers",
+            "0",
+            "--out",
+            str(out),
+            "--log-samples",
+            str(samples),
+        ]
+    )
     assert result.returncode == 0, result.stdout + result.stderr[-4000:]
     assert not re.search("warn", result.stderr, re.IGNORECASE), result.stderr[-4000:]
     # rank 0 alone logs: one line per epoch, whatever the number of processes
@@ -54,9 +80,9 @@ def test_torchrun_two_processes_share_the_data_and_write_the_notebooks_checkpoin
         orders.append(rank0 + rank1)
     assert orders[0] != orders[1]  # set_epoch: a new shuffle every epoch
 
-    model, info = load_transfer_checkpoint(out, class_to_idx=dict(zip(CLASSES, range(3))))  # the notebook's loader
+    model, info = load_transfer_checkpoint(out, class_to_idx=dict(zip(CLASSES, range(3), strict=True)))  # the notebook's loader
     assert info["backbone"] == "efficientnet_lite0" and info["settings"]["world_size"] == 2
-    assert info["settings"]["train_mode"] == "backbone" and info["epoch"] in (1, 2) and 0 <= info["test_top1"] <= 1
+    assert info["settings"]["train_mode"] == "backbone" and info["epoch"] in (1, 2) and 0 <= info["test_acc"] <= 1
     lesson = cu.lesson_code("06_caltech101_vgg16.ipynb")
     photo = next((tmp_path / "split" / "test" / "ant").iterdir())
     backbone = load_backbone("vgg16", info["backbone"])  # eval_transform reads its mean and std
@@ -83,8 +109,10 @@ def test_an_incomplete_caltech101_stops_the_script_with_what_to_do(tmp_path):
     (anchor / "image_0001.jpg").unlink()
     (anchor / "image_0001.jpg").write_bytes(b"not the photo")  # a file whose sha256 does not match
 
-    result = run([sys.executable, str(SCRIPT), "--data", str(tmp_path / "split"), "--classes", *CLASSES,
-                  "--epochs", "1"], env={"COURSE_DATA": str(tmp_path / "data")})
+    result = run(
+        [sys.executable, *SCRIPT, "--data", str(tmp_path / "split"), "--classes", *CLASSES, "--epochs", "1"],
+        env={"COURSE_DATA": str(tmp_path / "data")},
+    )
     assert result.returncode == 2, result.stdout + result.stderr
     assert f"caltech101 is not complete in {copy}" in result.stderr
     assert f"missing class folder {copy / '101_ObjectCategories' / 'accordion'}" in result.stderr

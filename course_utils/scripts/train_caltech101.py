@@ -1,4 +1,4 @@
-"""Train notebook 06's model on Caltech-101 with DistributedDataParallel: one process per GPU (or CPU share), under torchrun.
+"""Train notebook 06's model on Caltech-101 with DistributedDataParallel: a process per GPU (or CPU share), by torchrun.
 
 The same split, transforms and head as notebooks/06_caltech101_vgg16.ipynb (its cells tagged `export` are run here),
 the same backbone choice (course_utils.models.load_backbone: VGG-16, or the EfficientNet-Lite0 fallback offline),
@@ -6,20 +6,20 @@ augmented photos through the frozen backbone every epoch, NLLLoss + Adam, early 
 and a checkpoint in the format the notebook reads (course_utils.models.load_transfer_checkpoint).
 
     # one machine, 4 GPUs (NCCL)
-    OMP_NUM_THREADS=4 torchrun --standalone --nproc_per_node=4 scripts/train_caltech101.py --epochs 30
+    OMP_NUM_THREADS=4 torchrun --standalone --nproc_per_node=4 -m course_utils.scripts.train_caltech101 --epochs 30
     # two machines, 4 GPUs each: the same command on both, --node_rank=0 on node0
     OMP_NUM_THREADS=4 torchrun --nnodes=2 --node_rank=0 --nproc_per_node=4 --rdzv_endpoint=node0:29500 \\
-        scripts/train_caltech101.py --epochs 30
+        -m course_utils.scripts.train_caltech101 --epochs 30
     # no GPU: two processes on the CPU (Gloo), a small subset
-    OMP_NUM_THREADS=1 torchrun --standalone --nproc_per_node=2 scripts/train_caltech101.py \\
+    OMP_NUM_THREADS=1 torchrun --standalone --nproc_per_node=2 -m course_utils.scripts.train_caltech101 \\
         --classes accordion anchor ant --limit-per-class 8 --image-size 64 --epochs 1
 
-Without torchrun it runs as a single process (a world of one).
+Without torchrun (`python -m course_utils.scripts.train_caltech101 ...`) it runs as a single process (a world of one).
 """
+
 from __future__ import annotations
 
 import argparse
-import copy
 import inspect
 import json
 import os
@@ -28,52 +28,78 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # course_utils, also where the package is not installed
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler, Subset
 
-import torch  # noqa: E402
-import torch.distributed as dist  # noqa: E402
-from torch import nn  # noqa: E402
-from torch.nn.parallel import DistributedDataParallel  # noqa: E402
-from torch.utils.data import DataLoader, DistributedSampler, Subset  # noqa: E402
-
-import course_utils as cu  # noqa: E402
-from course_utils.data import DatasetError  # noqa: E402
-from course_utils.folders import CheckedImageFolder  # noqa: E402
-from course_utils.models import BACKBONES, load_backbone, save_transfer_checkpoint, transfer_model  # noqa: E402
+import course_utils as cu
+from course_utils.callbacks import EarlyStopping
+from course_utils.checkpoints import save_transfer_checkpoint
+from course_utils.data import DatasetError
+from course_utils.engine import History
+from course_utils.folders import CheckedImageFolder
+from course_utils.models import BACKBONES, load_backbone, transfer_model
+from course_utils.progress import progress
 
 NOTEBOOK = "06_caltech101_vgg16.ipynb"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, help="the split folder; the 50/25/25 split of the verified "
-                        "Caltech-101 is made there if absent or made otherwise (default: data/splits/caltech101, "
-                        "the notebook's, or data/splits/caltech101-<subset> with --classes/--limit-per-class)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="the split folder; the 50/25/25 split of the verified "
+        "Caltech-101 is made there if absent or made otherwise (default: data/splits/caltech101, "
+        "the notebook's, or data/splits/caltech101-<subset> with --classes/--limit-per-class)",
+    )
     parser.add_argument("--classes", nargs="+", metavar="CLASS", help="train on these classes only (default: all 101)")
     parser.add_argument("--limit-per-class", type=int, metavar="N", help="keep N photos per class before the split")
     parser.add_argument("--epochs", type=int, default=30, help="at most this many epochs (default 30)")
-    parser.add_argument("--patience", type=int, default=5, help="stop after this many epochs without a better "
-                        "validation loss (default 5)")
-    parser.add_argument("--batch-size", type=int, default=128, help="the global batch, shared out among the "
-                        "processes: the same optimisation for any number of GPUs (default 128, the notebook's)")
+    parser.add_argument(
+        "--patience",
+        type=int,
+        default=5,
+        help="stop after this many epochs without a better validation loss (default 5)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=128,
+        help="the global batch, shared out among the "
+        "processes: the same optimisation for any number of GPUs (default 128, the notebook's)",
+    )
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate (default 1e-3)")
     parser.add_argument("--image-size", type=int, default=224, help="crop size in pixels (default 224)")
-    parser.add_argument("--backbone", default=os.environ.get("COURSE_BACKBONE", "auto"), choices=("auto", *BACKBONES),
-                        help="auto: VGG-16 if its weights can be had, else EfficientNet-Lite0 (default: "
-                        "$COURSE_BACKBONE or auto)")
+    parser.add_argument(
+        "--backbone",
+        default=os.environ.get("COURSE_BACKBONE", "auto"),
+        choices=("auto", *BACKBONES),
+        help="auto: VGG-16 if its weights can be had, else EfficientNet-Lite0 (default: $COURSE_BACKBONE or auto)",
+    )
     parser.add_argument("--workers", type=int, help="DataLoader workers per process (default 4 on a GPU, 0 on the CPU)")
     parser.add_argument("--cpu", action="store_true", help="train on the CPU with Gloo even where GPUs are")
     parser.add_argument("--out", type=Path, help="checkpoint path (default data/checkpoints/06_caltech101_ddp.pt)")
-    parser.add_argument("--log-samples", type=Path, metavar="JSON",
-                        help="write the training-sample indices each process got, per epoch, to this file")
+    parser.add_argument(
+        "--log-samples",
+        type=Path,
+        metavar="JSON",
+        help="write the training-sample indices each process got, per epoch, to this file",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if args.data is None:
         subset = args.classes or args.limit_per_class
-        name = f"caltech101-{len(args.classes or ()) or 101}classes-{args.limit_per_class or 'all'}" if subset else "caltech101"
+        name = (
+            f"caltech101-{len(args.classes or ()) or 101}classes-{args.limit_per_class or 'all'}"
+            if subset
+            else "caltech101"
+        )
         args.data = cu.data_root() / "splits" / name
     args.out = args.out or cu.data_root() / "checkpoints" / "06_caltech101_ddp.pt"
     return args
@@ -99,8 +125,9 @@ def as_single_process() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", LOCAL_WORLD_SIZE="1",
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    os.environ.update(
+        RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", LOCAL_WORLD_SIZE="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)
+    )
 
 
 @torch.no_grad()
@@ -114,12 +141,17 @@ def evaluate_shard(model: nn.Module, dataset, device: torch.device, batch_size: 
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         out = model(x)
         top = out.topk(min(5, out.size(1)), dim=1).indices
-        sums += torch.stack([nn.functional.nll_loss(out, y, reduction="sum").double(),
-                             (top[:, 0] == y).sum().double(), (top == y[:, None]).any(1).sum().double(),
-                             torch.tensor(len(y), dtype=torch.float64, device=device)])
+        sums += torch.stack(
+            [
+                nn.functional.nll_loss(out, y, reduction="sum").double(),
+                (top[:, 0] == y).sum().double(),
+                (top == y[:, None]).any(1).sum().double(),
+                torch.tensor(len(y), dtype=torch.float64, device=device),
+            ]
+        )
     dist.all_reduce(sums)
     loss, top1, top5, n = sums.tolist()
-    return {"loss": loss / n, "top1": top1 / n, "top5": top5 / n}
+    return {"loss": loss / n, "acc": top1 / n, "top5": top5 / n}
 
 
 def train(args: argparse.Namespace) -> int:
@@ -165,72 +197,127 @@ def train(args: argparse.Namespace) -> int:
     model = transfer_model(backbone, head).to(device)  # the frozen body, then the head: only the head trains
     # the frozen body's buffers (BatchNorm statistics) never change: no need to send them at every forward pass
     # (torch 2.14 renamed broadcast_buffers, now deprecated, to forward_sync_buffers)
-    no_buffer_sync = ({"forward_sync_buffers": False} if "forward_sync_buffers" in
-                      inspect.signature(DistributedDataParallel).parameters else {"broadcast_buffers": False})
+    no_buffer_sync = (
+        {"forward_sync_buffers": False}
+        if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
+        else {"broadcast_buffers": False}
+    )
     ddp = DistributedDataParallel(model, device_ids=[local_rank] if cuda else None, **no_buffer_sync)
     sampler = RecordingSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=args.seed)
-    loader = DataLoader(train_set, batch_size=per_process, sampler=sampler, num_workers=workers, pin_memory=cuda,
-                        persistent_workers=workers > 0)
+    loader = DataLoader(
+        train_set,
+        batch_size=per_process,
+        sampler=sampler,
+        num_workers=workers,
+        pin_memory=cuda,
+        persistent_workers=workers > 0,
+    )
     optimizer = torch.optim.Adam(head.parameters(), lr=args.lr)
     loss_fn = nn.NLLLoss()
-    settings = {**{k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-                "train_mode": "backbone", "world_size": world, "backend": dist.get_backend(),
-                "script": "scripts/train_caltech101.py"}
-    log(f"{world} process(es), {dist.get_backend()} on {device.type}; {len(train_set):,} training photos of "
-        f"{len(class_to_idx)} classes, {per_process} per process and step (global batch {args.batch_size})", flush=True)
+    settings = {
+        **{k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "train_mode": "backbone",
+        "world_size": world,
+        "backend": dist.get_backend(),
+        "script": "course_utils.scripts.train_caltech101",
+    }
+    log(
+        f"{world} process(es), {dist.get_backend()} on {device.type}; {len(train_set):,} training photos of "
+        f"{len(class_to_idx)} classes, {per_process} per process and step (global batch {args.batch_size})",
+        flush=True,
+    )
 
-    best, best_state, bad = None, None, 0
+    history = History()
+    stopper = EarlyStopping("valid_loss", args.patience, verbose=rank == 0)  # the same one fit() uses
     for epoch in range(1, args.epochs + 1):
         start = time.perf_counter()
         sampler.set_epoch(epoch)  # a new shuffle each epoch, the same in every process: disjoint shares
         ddp.train()
         sums = torch.zeros(3, dtype=torch.float64, device=device)  # loss, hits, photos of this process
-        for x, y in (cu.progress(loader, desc=f"epoch {epoch}", leave=False) if rank == 0 else loader):
+        for x, y in progress(loader, desc=f"epoch {epoch}") if rank == 0 else loader:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             out = ddp(x)
             loss = loss_fn(out, y)
             optimizer.zero_grad()
             loss.backward()  # DDP all-reduces (averages) the head's gradients here
             optimizer.step()
-            sums += torch.tensor([loss.item() * len(y), (out.argmax(1) == y).sum().item(), len(y)],
-                                 dtype=torch.float64, device=device)
+            sums += torch.tensor(
+                [loss.item() * len(y), (out.argmax(1) == y).sum().item(), len(y)], dtype=torch.float64, device=device
+            )
         dist.all_reduce(sums)
         valid = evaluate_shard(model, valid_set, device, per_process, workers)
         seconds = time.perf_counter() - start
-        improved = best is None or valid["loss"] < best["loss"]
-        if improved:
-            best, best_state, bad = {**valid, "epoch": epoch}, copy.deepcopy(head.state_dict()), 0
-            if rank == 0:
-                save_transfer_checkpoint(args.out, ddp, backbone, class_to_idx, settings=settings, epoch=epoch,
-                                         valid_loss=valid["loss"], valid_acc=valid["top1"])
-        else:
-            bad += 1
-        log(f"epoch {epoch:3d}  train loss {sums[0] / sums[2]:.4f} acc {sums[1] / sums[2]:.4f}  valid loss "
-            f"{valid['loss']:.4f} acc {valid['top1']:.4f}  {seconds:.1f}s ({sums[2].item() / seconds:.0f} photos/s)"
-            f"{'  saved' if improved else ''}", flush=True)
-        if bad >= args.patience:  # the metrics are all-reduced: every process stops at the same epoch
-            log(f"early stop: no better validation loss for {args.patience} epochs", flush=True)
+        history.append(
+            epoch=epoch,
+            train_loss=(sums[0] / sums[2]).item(),
+            train_acc=(sums[1] / sums[2]).item(),
+            valid_loss=valid["loss"],
+            valid_acc=valid["acc"],
+            lr=args.lr,
+            seconds=seconds,
+        )
+        stop = stopper.on_epoch_end(head, history)  # the metrics are all-reduced: every process stops together
+        improved = history["best_epoch"] == epoch
+        if improved and rank == 0:
+            save_transfer_checkpoint(
+                args.out,
+                ddp,
+                backbone,
+                class_to_idx,
+                settings=settings,
+                epoch=epoch,
+                valid_loss=valid["loss"],
+                valid_acc=valid["acc"],
+            )
+        log(
+            f"epoch {epoch:3d}  train loss {history['train_loss'][-1]:.4f} acc {history['train_acc'][-1]:.4f}  "
+            f"valid loss {valid['loss']:.4f} acc {valid['acc']:.4f}  {seconds:.1f}s "
+            f"({sums[2].item() / seconds:.0f} photos/s){'  saved' if improved else ''}",
+            flush=True,
+        )
+        if stop:
             break
 
-    head.load_state_dict(best_state)
+    stopper.on_fit_end(head, history)  # the best epoch's head weights
+    best = {
+        "epoch": history["best_epoch"],
+        "loss": stopper.best,
+        "acc": history["valid_acc"][history["best_epoch"] - 1],
+    }
     test = evaluate_shard(model, test_set, device, per_process, workers)
     if rank == 0:
-        save_transfer_checkpoint(args.out, ddp, backbone, class_to_idx, settings=settings, epoch=best["epoch"],
-                                 valid_loss=best["loss"], valid_acc=best["top1"], test_top1=test["top1"],
-                                 test_top5=test["top5"])
-    log(f"best epoch {best['epoch']}: test top-1 {test['top1']:.2%}, top-5 {test['top5']:.2%}; checkpoint {args.out}",
-        flush=True)
+        save_transfer_checkpoint(
+            args.out,
+            ddp,
+            backbone,
+            class_to_idx,
+            settings=settings,
+            epoch=best["epoch"],
+            valid_loss=best["loss"],
+            valid_acc=best["acc"],
+            test_acc=test["acc"],
+            test_top5=test["top5"],
+        )
+    log(
+        f"best epoch {best['epoch']}: test top-1 {test['acc']:.2%}, top-5 {test['top5']:.2%}; checkpoint {args.out}",
+        flush=True,
+    )
 
     if args.log_samples:
         gathered = [None] * world
         dist.all_gather_object(gathered, sampler.seen)
         if rank == 0:
             args.log_samples.parent.mkdir(parents=True, exist_ok=True)
-            args.log_samples.write_text(json.dumps({
-                "world_size": world, "train_size": len(train_set),
-                "files": [Path(path).relative_to(args.data).as_posix() for path, _ in train_set.samples],
-                "epochs": [[gathered[r][e] for r in range(world)] for e in range(len(gathered[0]))],
-            }))
+            args.log_samples.write_text(
+                json.dumps(
+                    {
+                        "world_size": world,
+                        "train_size": len(train_set),
+                        "files": [Path(path).relative_to(args.data).as_posix() for path, _ in train_set.samples],
+                        "epochs": [[gathered[r][e] for r in range(world)] for e in range(len(gathered[0]))],
+                    }
+                )
+            )
     return 0
 
 

@@ -1,0 +1,129 @@
+"""What fit() can do besides training, each a small object passed in: keep the best weights, stop early,
+save checkpoints, redraw the curves, log to TensorBoard."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from .checkpoints import save_checkpoint
+from .engine import Callback, History
+from .env import in_notebook
+
+
+class KeepBest(Callback):
+    """Remember the weights of the best epoch by `monitor` and put them back when training ends."""
+
+    def __init__(self, monitor: str = "valid_acc") -> None:
+        self.monitor, self.best, self.best_state, self.bad_epochs = monitor, None, None, 0
+
+    def improved(self, history: History) -> bool:
+        """Read the monitored value of the last epoch; True (and the count of bad epochs reset) when it is the best."""
+        if self.monitor not in history or history[self.monitor][-1] is None:
+            raise KeyError(f"cannot monitor {self.monitor!r}: fit() recorded no such value (is there a valid loader?)")
+        value = history[self.monitor][-1]
+        lower_is_better = self.monitor.endswith("loss")
+        if self.best is None or (value < self.best if lower_is_better else value > self.best):
+            self.best, self.bad_epochs = value, 0
+            return True
+        self.bad_epochs += 1
+        return False
+
+    def on_epoch_end(self, model: nn.Module, history: History) -> bool | None:
+        if self.improved(history):
+            self.best_state = copy.deepcopy(model.state_dict())  # a copy: state_dict() shares the live tensors
+            history["best_epoch"] = history["epoch"][-1]
+        return None
+
+    def on_fit_end(self, model: nn.Module, history: History) -> None:
+        if self.best_state is not None:
+            model.load_state_dict(self.best_state)
+
+
+class EarlyStopping(KeepBest):
+    """KeepBest that also stops training once `patience` epochs in a row bring no improvement of `monitor`."""
+
+    def __init__(self, monitor: str = "valid_loss", patience: int = 5, verbose: bool = True) -> None:
+        super().__init__(monitor)
+        self.patience, self.verbose = patience, verbose
+
+    def on_epoch_end(self, model: nn.Module, history: History) -> bool | None:
+        super().on_epoch_end(model, history)
+        if self.bad_epochs < self.patience:
+            return None
+        if self.verbose:
+            best = f"best {self.best:.4f} at epoch {history['best_epoch']}"
+            print(f"early stop: {self.monitor} has not improved for {self.patience} epochs ({best})")
+        return True
+
+    def on_fit_end(self, model: nn.Module, history: History) -> None:
+        super().on_fit_end(model, history)
+        if self.verbose and self.best_state is not None:
+            print(f"restored the best weights: epoch {history['best_epoch']}, {self.monitor} {self.best:.4f}")
+
+
+class Checkpoint(KeepBest):
+    """Save the model (atomically) whenever `monitor` improves, with `extra` and the epoch in the file."""
+
+    def __init__(self, path: str | Path, monitor: str = "valid_loss", extra: Mapping[str, Any] | None = None) -> None:
+        super().__init__(monitor)
+        self.path, self.extra = Path(path), dict(extra or {})
+
+    def on_epoch_end(self, model: nn.Module, history: History) -> bool | None:
+        if self.improved(history):
+            save_checkpoint(self.path, model, {**self.extra, "epoch": history["epoch"][-1], self.monitor: self.best})
+        return None
+
+    def on_fit_end(self, model: nn.Module, history: History) -> None:
+        """Nothing to restore: the file holds the best weights."""
+
+
+class LivePlot(Callback):
+    """Training curves that redraw in place in Jupyter after every epoch (nothing outside Jupyter)."""
+
+    def __init__(self, title: str = "Training curves") -> None:
+        self.title, self.handle = title, None
+
+    def on_epoch_end(self, model: nn.Module, history: History) -> bool | None:
+        if not in_notebook():
+            return None
+        import matplotlib.pyplot as plt
+        from IPython.display import display
+
+        from .plots import plot_history
+
+        fig = plot_history(history, self.title)
+        if self.handle is None:
+            self.handle = display(fig, display_id=True)
+        else:
+            self.handle.update(fig)
+        plt.close(fig)
+        return None
+
+
+class TensorBoard(Callback):
+    """Log each epoch's loss and accuracy (train and valid) and learning rate to TensorBoard."""
+
+    def __init__(self, writer_or_log_dir: Any) -> None:
+        if isinstance(writer_or_log_dir, (str, Path)):
+            from torch.utils.tensorboard import SummaryWriter
+
+            writer_or_log_dir = SummaryWriter(str(writer_or_log_dir))
+        self.writer = writer_or_log_dir
+
+    def on_epoch_end(self, model: nn.Module, history: History) -> bool | None:
+        epoch = history["epoch"][-1]
+        for metric in ("loss", "acc"):
+            for phase in ("train", "valid"):
+                value = history[f"{phase}_{metric}"][-1]
+                if value is not None:
+                    self.writer.add_scalar(f"{metric}/{phase}", value, epoch)
+        self.writer.add_scalar("lr", history["lr"][-1], epoch)
+        return None
+
+    def on_fit_end(self, model: nn.Module, history: History) -> None:
+        self.writer.flush()

@@ -1,0 +1,67 @@
+"""Figures: titled, axes labelled, whole-number epochs, images denormalised, confusion counts written in."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pytest
+import torch
+
+from course_utils import plots
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_history_has_labelled_axes_and_whole_number_epochs():
+    history = {
+        "epoch": [1, 2, 3],
+        "train_loss": [1.0, 0.5, 0.4],
+        "valid_loss": [1.1, 0.7, 0.8],
+        "train_acc": [0.5, 0.8, 0.9],
+        "valid_acc": [0.4, 0.7, 0.6],
+        "best_epoch": 2,
+    }
+    fig = plots.plot_history(history, "curves")
+    assert fig._suptitle.get_text() == "curves"
+    for ax, label in zip(fig.axes, ("loss", "accuracy"), strict=True):
+        assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("epoch", label, label)
+        fig.canvas.draw()
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks)
+        assert [line.get_label() for line in ax.get_lines()] == ["train", "valid", "best epoch"]
+
+
+def test_history_without_valid_draws_train_only():
+    fig = plots.plot_history(
+        {"epoch": [1], "train_loss": [1.0], "valid_loss": [None], "train_acc": [0.5], "valid_acc": [None]}
+    )
+    assert [line.get_label() for line in fig.axes[0].get_lines()] == ["train"]
+
+
+def test_denormalize_undoes_normalize():
+    images = torch.rand(2, 3, 4, 4)
+    mean, std = (0.5, 0.4, 0.3), (0.2, 0.3, 0.4)
+    normalised = (images - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+    assert torch.allclose(plots.denormalize(normalised, mean, std), images, atol=1e-6)
+
+
+def test_show_images_titles_each_image_and_hides_axes():
+    fig = plots.show_images(torch.rand(3, 1, 8, 8), titles=["a", "b", "c"], ncols=2, title="grid")
+    shown = [ax for ax in fig.axes if ax.images]
+    assert [ax.get_title() for ax in shown] == ["a", "b", "c"] and len(fig.axes) == 4  # 2 x 2, one left empty
+    assert not any(ax.axison for ax in fig.axes) and fig._suptitle.get_text() == "grid"
+
+
+def test_confusion_matrix_plot_writes_the_counts():
+    targets, preds = torch.tensor([0, 0, 1, 2]), torch.tensor([0, 1, 1, 2])
+    fig = plots.plot_confusion_matrix(targets, preds, ["cat", "dog", "cup"], title="cm")
+    ax = fig.axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("predicted class", "true class", "cm")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["cat", "dog", "cup"]
+    assert sorted(int(t.get_text()) for t in ax.texts) == [0, 0, 0, 0, 0, 1, 1, 1, 1]

@@ -1,0 +1,49 @@
+"""Progress: nothing in batch runs, tqdm in a terminal, one text line rewritten in place in Jupyter (no widget)."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+from course_utils import progress as progress_module
+from course_utils.progress import ProgressLine, progress
+
+
+def test_batch_runs_show_nothing(monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_BATCH", "1")
+    assert list(progress(range(5), "work")) == [0, 1, 2, 3, 4]
+    assert capsys.readouterr() == ("", "")
+
+
+def test_a_terminal_gets_a_tqdm_bar_on_stderr(monkeypatch, capsys):
+    monkeypatch.delenv("COURSE_BATCH", raising=False)
+    assert list(progress(range(3), "work")) == [0, 1, 2]
+    captured = capsys.readouterr()
+    assert captured.out == "" and "work:" in captured.err and "it/s" in captured.err  # a bar, cleared when done
+
+
+def test_jupyter_gets_plain_text_updated_in_place(monkeypatch):
+    shown = []
+
+    class Handle:
+        def update(self, data, raw):
+            shown.append(("update", data["text/plain"]))
+
+    def display(data, raw, display_id):
+        assert raw and display_id and set(data) == {"text/plain"}  # plain text: nothing a saved notebook orphans
+        shown.append(("display", data["text/plain"]))
+        return Handle()
+
+    monkeypatch.setitem(sys.modules, "IPython.display", types.SimpleNamespace(display=display))
+    monkeypatch.delenv("COURSE_BATCH", raising=False)
+    monkeypatch.setattr(progress_module, "in_notebook", lambda: True)
+    line = ProgressLine(interval=0.0)
+    assert list(line.track(range(3), "epoch 1 train")) == [0, 1, 2]
+    assert shown == [
+        ("display", "epoch 1 train: 1/3 (0.0 s)"),
+        ("update", "epoch 1 train: 2/3 (0.0 s)"),
+        ("update", "epoch 1 train: 3/3 (0.0 s)"),
+    ]
+    shown.clear()
+    assert list(progress(iter(range(2)), "features")) == [0, 1]
+    assert shown[0][1].startswith("features: 1/?") and shown[-1][1].startswith("features: 2 done in")
