@@ -1,10 +1,11 @@
-"""Execute course notebooks in place (the full profile unless COURSE_QUICK=1), so committed outputs come from a real run.
+"""Execute course notebooks in place, in the full profile unless COURSE_QUICK says quick: committed outputs are real.
 
-Usage: python scripts/run_notebooks.py [notebooks/NN_name.ipynb ...]   (all of notebooks/ by default)
+Usage: python -m course_utils.scripts.run_notebooks [notebooks/NN_name.ipynb ...]   (every course notebook by default)
 
 The full profile runs with an empty feature cache ($COURSE_CACHE set to a fresh temporary folder), so the committed
 outputs show feature extraction as it was measured, never a cache left by an earlier run.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,14 +18,16 @@ import nbformat
 from nbclient import NotebookClient
 from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+from ..course import notebook_paths
+from ..env import quick_from_env
 
 
 def run(path: Path) -> float:
-    """Execute one notebook in its own folder, write it back, and return the seconds it took."""
+    """Execute one notebook in its own folder, write it back atomically, and return the seconds it took."""
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    client = NotebookClient(nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    client.execute()
     seconds = time.perf_counter() - start
     nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})
     tmp = path.with_suffix(".ipynb.tmp")
@@ -34,10 +37,10 @@ def run(path: Path) -> float:
 
 
 def main(argv: list[str]) -> int:
-    """Run each named notebook (all by default) and print its wall time."""
-    os.environ["COURSE_BATCH"] = "1"
-    paths = [Path(a).resolve() for a in argv] or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-    profile = "quick" if os.environ.get("COURSE_QUICK") == "1" else "full"
+    """Run each named notebook (every course notebook by default) and print its wall time."""
+    os.environ["COURSE_BATCH"] = "1"  # no transient progress in committed outputs
+    paths = [Path(a).resolve() for a in argv] or notebook_paths()
+    profile = "quick" if quick_from_env() else "full"
     with tempfile.TemporaryDirectory(prefix="course-cache-") as cache:
         if profile == "full":
             os.environ["COURSE_CACHE"] = cache
