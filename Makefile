@@ -10,7 +10,7 @@ PORT ?= 8000
 NODE_ASSETS := tools/node_modules/.package-lock.json
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 
-.PHONY: setup data lab test unit notebooks course bench clean html serve slides student browser
+.PHONY: setup data lab test unit notebooks course bench clean html serve slides student browser lint format
 
 setup: $(STAMP)
 
@@ -42,6 +42,14 @@ notebooks: data
 # One notebook: make course NB=notebooks/03_convolutions_lenet.ipynb
 course: data
 	$(BIN)/python -m course_utils.scripts.run_notebooks $(NB)
+
+# ruff, configured in pyproject.toml: the package, tests, tools, benchmarks and notebooks
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format .
 
 bench: data
 	$(BIN)/python benchmarks/bench_loaders.py
