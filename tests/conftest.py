@@ -61,3 +61,15 @@ def as_input(lesson06):
         return lesson06["eval_transform"](backbone, size)(image)[None]
 
     return prepare
+
+
+@pytest.fixture
+def mnist_small():
+    """Real MNIST, small: a shuffled training loader of 1,000 images and a valid loader of 500, fresh each time."""
+    from course_utils.data import TensorLoader, load_mnist
+
+    def make() -> tuple[TensorLoader, TensorLoader]:
+        train = TensorLoader(load_mnist("MNIST", limit=1000, seed=0), 100, shuffle=True)
+        return train, TensorLoader(load_mnist("MNIST", train=False, limit=500, seed=0), 250)
+
+    return make

@@ -6,30 +6,29 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils import data, engine, set_seed
+from course_utils import engine, set_seed
 from course_utils.metrics import evaluate
 
 
-def _mnist_subset():
-    train = data.TensorLoader(data.load_mnist("MNIST", limit=1000, seed=0), 100, shuffle=True)
-    valid = data.TensorLoader(data.load_mnist("MNIST", train=False, limit=500, seed=0), 250)
-    return train, valid
+def linear() -> nn.Module:
+    """The smallest MNIST classifier."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
 
 
-def test_fit_lowers_the_loss_on_real_data(capsys):
-    set_seed(0)
-    train, valid = _mnist_subset()
-    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
-    before = evaluate(model, valid, nn.CrossEntropyLoss())
-    history = engine.fit(
-        model,
-        train,
-        valid,
-        loss_fn=nn.CrossEntropyLoss(),
-        epochs=3,
-        verbose=False,
-        optimizer=torch.optim.SGD(model.parameters(), lr=0.05),
+def sgd_fit(model: nn.Module, train, valid, epochs: int, lr: float = 0.05, **options) -> engine.History:
+    """fit() with cross-entropy and SGD (`options` go to fit, and may replace the optimizer)."""
+    options.setdefault("optimizer", torch.optim.SGD(model.parameters(), lr=lr))
+    return engine.fit(
+        model, train, valid, loss_fn=options.pop("loss_fn", nn.CrossEntropyLoss()), epochs=epochs, **options
     )
+
+
+def test_fit_lowers_the_loss_on_real_data(mnist_small, capsys):
+    set_seed(0)
+    train, valid = mnist_small()
+    model = linear()
+    before = evaluate(model, valid, nn.CrossEntropyLoss())
+    history = sgd_fit(model, train, valid, 3, verbose=False)
     after = evaluate(model, valid, nn.CrossEntropyLoss())
     assert history["train_loss"][-1] < history["train_loss"][0]
     assert after.loss < before.loss / 2 and after.acc > 0.8
@@ -37,66 +36,37 @@ def test_fit_lowers_the_loss_on_real_data(capsys):
     assert capsys.readouterr().out == "" and set(engine.HISTORY_KEYS) <= set(history)
 
 
-def test_verbose_prints_one_line_per_epoch(capsys):
-    train, valid = _mnist_subset()
-    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
-    engine.fit(
-        model,
-        train,
-        valid,
-        loss_fn=nn.CrossEntropyLoss(),
-        epochs=2,
-        optimizer=torch.optim.SGD(model.parameters(), lr=0.05),
-    )
+def test_verbose_prints_one_line_per_epoch(mnist_small, capsys):
+    sgd_fit(linear(), *mnist_small(), 2)
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[:2] for line in lines] == [["epoch", "1"], ["epoch", "2"]]
     assert all("valid loss" in line and "lr 5.00e-02" in line for line in lines)
 
 
-def test_nll_with_log_softmax_works_too():
+def test_nll_with_log_softmax_works_too(mnist_small):
     set_seed(0)
-    train, valid = _mnist_subset()
-    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10), nn.LogSoftmax(dim=1))
-    history = engine.fit(
-        model,
-        train,
-        valid,
-        loss_fn=nn.NLLLoss(),
-        epochs=2,
-        verbose=False,
-        optimizer=torch.optim.Adam(model.parameters(), lr=1e-3),
-    )
+    model = nn.Sequential(linear(), nn.LogSoftmax(dim=1))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    history = sgd_fit(model, *mnist_small(), 2, loss_fn=nn.NLLLoss(), optimizer=optimizer, verbose=False)
     assert history["valid_acc"][-1] > 0.7
 
 
-def test_scheduler_steps_after_the_optimizer_per_epoch_or_per_batch():
-    train, _ = _mnist_subset()
-    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
-    history = engine.fit(
-        model, train, None, loss_fn=nn.CrossEntropyLoss(), optimizer=opt, scheduler=sched, epochs=3, verbose=False
-    )
-    assert history["lr"] == [0.1, 0.05, 0.025] and history["valid_loss"] == [None] * 3
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
-    engine.fit(
-        model,
-        train,
-        None,
-        loss_fn=nn.CrossEntropyLoss(),
-        optimizer=opt,
-        scheduler=sched,
-        epochs=1,
-        step_scheduler="batch",
-        verbose=False,
-    )
-    assert opt.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5 ** len(train))  # one step per batch
+def test_scheduler_steps_after_the_optimizer_per_epoch_or_per_batch(mnist_small):
+    train, _ = mnist_small()
+    model = linear()
+    for per, epochs in (("epoch", 3), ("batch", 1)):
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+        history = sgd_fit(model, train, None, epochs, optimizer=opt, scheduler=sched, step_scheduler=per, verbose=False)
+        if per == "epoch":
+            assert history["lr"] == [0.1, 0.05, 0.025] and history["valid_loss"] == [None] * 3
+        else:
+            assert opt.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5 ** len(train))  # one step per batch
     with pytest.raises(ValueError, match="step_scheduler"):
-        engine.fit(model, train, None, loss_fn=nn.CrossEntropyLoss(), optimizer=opt, epochs=1, step_scheduler="step")
+        sgd_fit(model, train, None, 1, step_scheduler="step")
 
 
-def test_fit_gives_the_numbers_of_the_loop_written_by_hand():
+def test_fit_gives_the_numbers_of_the_loop_written_by_hand(mnist_small):
     """The same seed, data order and model: fit() and a plain train/eval loop agree epoch by epoch."""
 
     def by_hand(model, train, valid, loss_fn, optimizer, epochs):
@@ -115,14 +85,13 @@ def test_fit_gives_the_numbers_of_the_loop_written_by_hand():
         return losses
 
     results = []
-    for run in (by_hand, None):
+    for hand in (True, False):
         set_seed(0)
-        train, valid = _mnist_subset()
+        train, valid = mnist_small()
         model = nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.Dropout(0.2), nn.ReLU(), nn.Linear(32, 10))
         opt = torch.optim.SGD(model.parameters(), lr=0.05)
-        if run:
-            results.append(run(model, train, valid, nn.CrossEntropyLoss(), opt, 2))
+        if hand:
+            results.append(by_hand(model, train, valid, nn.CrossEntropyLoss(), opt, 2))
         else:
-            h = engine.fit(model, train, valid, loss_fn=nn.CrossEntropyLoss(), optimizer=opt, epochs=2, verbose=False)
-            results.append(h["valid_loss"])
+            results.append(sgd_fit(model, train, valid, 2, optimizer=opt, verbose=False)["valid_loss"])
     assert results[0] == pytest.approx(results[1], abs=1e-6)

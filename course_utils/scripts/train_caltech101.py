@@ -227,6 +227,10 @@ def train(args: argparse.Namespace) -> int:
         flush=True,
     )
 
+    def save(**numbers: float) -> None:
+        """The checkpoint the notebook loads: the head, the backbone's name, the classes, the settings, `numbers`."""
+        save_transfer_checkpoint(args.out, ddp, backbone, class_to_idx, settings=settings, **numbers)
+
     history = History()
     stopper = EarlyStopping("valid_loss", args.patience, verbose=rank == 0)  # the same one fit() uses
     for epoch in range(1, args.epochs + 1):
@@ -259,16 +263,7 @@ def train(args: argparse.Namespace) -> int:
         stop = stopper.on_epoch_end(head, history)  # the metrics are all-reduced: every process stops together
         improved = history["best_epoch"] == epoch
         if improved and rank == 0:
-            save_transfer_checkpoint(
-                args.out,
-                ddp,
-                backbone,
-                class_to_idx,
-                settings=settings,
-                epoch=epoch,
-                valid_loss=valid["loss"],
-                valid_acc=valid["acc"],
-            )
+            save(epoch=epoch, valid_loss=valid["loss"], valid_acc=valid["acc"])
         log(
             f"epoch {epoch:3d}  train loss {history['train_loss'][-1]:.4f} acc {history['train_acc'][-1]:.4f}  "
             f"valid loss {valid['loss']:.4f} acc {valid['acc']:.4f}  {seconds:.1f}s "
@@ -286,12 +281,7 @@ def train(args: argparse.Namespace) -> int:
     }
     test = evaluate_shard(model, test_set, device, per_process, workers)
     if rank == 0:
-        save_transfer_checkpoint(
-            args.out,
-            ddp,
-            backbone,
-            class_to_idx,
-            settings=settings,
+        save(
             epoch=best["epoch"],
             valid_loss=best["loss"],
             valid_acc=best["acc"],
