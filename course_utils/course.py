@@ -9,16 +9,26 @@ from pathlib import Path
 from .env import REPO_ROOT
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
+COURSE_TOML = REPO_ROOT / "course.toml"
 
 
-def course_map() -> list[dict]:
+def course_info(course_toml: Path = COURSE_TOML) -> dict:
+    """course.toml's optional [course] table (title, description)."""
+    return tomllib.loads(Path(course_toml).read_text()).get("course", {})
+
+
+def course_map(course_toml: Path = COURSE_TOML) -> list[dict]:
     """The notebooks of the course in order, from course.toml (file, title, teaches, minutes per profile)."""
-    return tomllib.loads((REPO_ROOT / "course.toml").read_text())["notebook"]
+    entries = tomllib.loads(Path(course_toml).read_text())["notebook"]
+    missing = [entry for entry in entries if "file" not in entry]
+    if missing:
+        raise ValueError(f"{course_toml}: every [[notebook]] needs a 'file' key: {missing[0]}")
+    return entries
 
 
-def notebook_paths(folder: Path = NOTEBOOKS) -> list[Path]:
+def notebook_paths(folder: Path = NOTEBOOKS, course_toml: Path = COURSE_TOML) -> list[Path]:
     """The course's notebooks in course order (course.toml's), as paths in `folder`."""
-    return [Path(folder) / entry["file"] for entry in course_map()]
+    return [Path(folder) / entry["file"] for entry in course_map(course_toml)]
 
 
 def lesson_code(notebook: str) -> dict:

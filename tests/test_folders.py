@@ -1,13 +1,14 @@
 """Splitting folders of images and reading them: deterministic, non-destructive, clear about bad files."""
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 import pytest
+from conftest import make_class_folders
 
 from course_utils.folders import CheckedImageFolder, label_from_name, split_folder
-from conftest import make_class_folders
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:
@@ -25,8 +26,10 @@ def test_split_is_deterministic_and_leaves_the_source_untouched(tmp_path, photos
     assert a == b
     files = [f for split in a.values() for fs in split.values() for f in fs]
     assert len(files) == len(set(files)) == 20, "every file lands in exactly one split"
-    other = json.loads(split_folder(source, tmp_path / "c", {"train": 0.5, "valid": 0.3, "test": 0.2}, seed=4)
-                       and (tmp_path / "c" / "split.json").read_text())["plan"]
+    other = json.loads(
+        split_folder(source, tmp_path / "c", {"train": 0.5, "valid": 0.3, "test": 0.2}, seed=4)
+        and (tmp_path / "c" / "split.json").read_text()
+    )["plan"]
     assert other != a, "another seed gives another split"
 
 

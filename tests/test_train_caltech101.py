@@ -80,7 +80,8 @@ def test_torchrun_two_processes_share_the_data_and_write_the_notebooks_checkpoin
         orders.append(rank0 + rank1)
     assert orders[0] != orders[1]  # set_epoch: a new shuffle every epoch
 
-    model, info = load_transfer_checkpoint(out, class_to_idx=dict(zip(CLASSES, range(3), strict=True)))  # the notebook's loader
+    # the notebook's loader
+    model, info = load_transfer_checkpoint(out, class_to_idx=dict(zip(CLASSES, range(3), strict=True)))
     assert info["backbone"] == "efficientnet_lite0" and info["settings"]["world_size"] == 2
     assert info["settings"]["train_mode"] == "backbone" and info["epoch"] in (1, 2) and 0 <= info["test_acc"] <= 1
     lesson = cu.lesson_code("06_caltech101_vgg16.ipynb")

@@ -22,20 +22,16 @@ import sys
 import time
 from pathlib import Path
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
-
 import nbformat
 from nbconvert.preprocessors import ClearMetadataPreprocessor, ClearOutputPreprocessor, Preprocessor
 from traitlets import List, Unicode
+
+from course_utils.course import COURSE_TOML, course_info, course_map, notebook_paths
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / "tools"
 NODE_MODULES = TOOLS / "node_modules"
 DEFAULT_NOTEBOOKS = ROOT / "notebooks"
-DEFAULT_COURSE_MAP = ROOT / "course.toml"
 DEFAULT_BUILD = ROOT / "_build"
 DEFAULT_TITLE = "PyTorch course"
 
@@ -49,41 +45,21 @@ MARKDOWN_PLACEHOLDER = "*Your answer here.*"
 # ----------------------------------------------------------------------------------------
 
 
-def find_notebooks(nb_dir: Path) -> list[Path]:
-    """The course notebooks, in file-name order (00_..., 01_..., ...)."""
-    return sorted(p for p in Path(nb_dir).glob("*.ipynb") if not p.name.startswith("."))
+class BuildError(RuntimeError):
+    """A build that cannot go on: what is missing and what to do (main() turns it into a message and exit status)."""
 
 
-def read_course_map(course_toml: Path | None) -> tuple[dict, list[dict]]:
-    """Return ([course] table, [[notebook]] entries) of course.toml; empty if absent."""
-    if course_toml is None or not Path(course_toml).is_file():
-        return {}, []
-    with open(course_toml, "rb") as f:
-        data = tomllib.load(f)
-    entries = data.get("notebook", [])
-    for e in entries:
-        if "file" not in e:
-            raise ValueError(f"{course_toml}: every [[notebook]] needs a 'file' key: {e}")
-    return data.get("course", {}), entries
+def find_notebooks(nb_dir: Path, course_toml: Path = COURSE_TOML) -> list[Path]:
+    """The course's notebooks that exist in `nb_dir`, in course order (course.toml, read by course_utils.course)."""
+    return [p for p in notebook_paths(nb_dir, course_toml) if p.is_file()]
 
 
-def course_entries(nb_dir: Path, course_toml: Path | None) -> list[dict]:
-    """Merge course.toml with the notebooks that exist, in course order.
-
-    Each entry has: file, title, teaches, minutes_quick, minutes_full and ``path`` (the
-    notebook, or None when course.toml lists a notebook that is not written yet).
-    Notebooks missing from course.toml are appended in file-name order.
-    """
-    present = {p.name: p for p in find_notebooks(nb_dir)}
-    _, listed = read_course_map(course_toml)
-    entries, seen = [], set()
-    for e in listed:
-        name = e["file"]
-        seen.add(name)
-        entries.append(dict(e, path=present.get(name)))
-    for name, path in present.items():
-        if name not in seen:
-            entries.append({"file": name, "path": path})
+def course_entries(nb_dir: Path, course_toml: Path = COURSE_TOML) -> list[dict]:
+    """course.toml's entries in course order, each with ``path`` (None for a notebook listed but not written yet)."""
+    entries = [
+        dict(e, path=p if p.is_file() else None)
+        for e, p in zip(course_map(course_toml), notebook_paths(nb_dir, course_toml), strict=True)
+    ]
     for e in entries:
         e.setdefault("title", notebook_title(e["path"]) if e["path"] else Path(e["file"]).stem)
         e.setdefault("teaches", "")
@@ -237,33 +213,43 @@ def copy_mathjax(dest: Path) -> None:
 def require_node_modules(*packages: str) -> None:
     missing = [p for p in packages if not (NODE_MODULES / p / "package.json").is_file()]
     if missing:
-        sys.exit(
-            f"error: {', '.join(missing)} not found in {NODE_MODULES}: "
+        raise BuildError(
+            f"{', '.join(missing)} not found in {NODE_MODULES}: "
             "run `npm ci --prefix tools` (it installs the versions pinned in tools/package-lock.json)"
         )
 
 
-def build_html(nb_dir: Path, course_toml: Path | None, out: Path, quiet: bool = True) -> Path:
+def build_html(nb_dir: Path, course_toml: Path, out: Path, quiet: bool = True) -> Path:
     from sphinx.cmd.build import build_main
 
     require_node_modules("mathjax")
-    course, _ = read_course_map(course_toml)
+    course = course_info(course_toml)
     entries = course_entries(nb_dir, course_toml)
     if not any(e["path"] for e in entries):
-        sys.exit(f"error: no notebooks in {nb_dir}")
+        raise BuildError(f"no notebooks in {nb_dir}")
     out = Path(out)
     src, doctrees = out.parent / ".site_src", out.parent / ".site_doctrees"
     stage_site(src, entries, course)
     title = course.get("title", DEFAULT_TITLE)
     argv = [
-        "-b", "html", "-c", str(TOOLS / "site"), "-d", str(doctrees),
-        "-D", f"project={title}", "-D", f"html_title={title}", str(src), str(out),
-    ]  # fmt: skip
+        "-b",
+        "html",
+        "-c",
+        str(TOOLS / "site"),
+        "-d",
+        str(doctrees),
+        "-D",
+        f"project={title}",
+        "-D",
+        f"html_title={title}",
+        str(src),
+        str(out),
+    ]
     if quiet:
         argv.insert(0, "-q")
     rc = build_main(argv)
     if rc:
-        sys.exit(f"error: sphinx-build failed ({rc})")
+        raise BuildError(f"sphinx-build failed ({rc})")
     copy_mathjax(out / "_static" / "mathjax")  # conf.py: mathjax_path = "mathjax/tex-chtml.js"
     for e in entries:  # the download button gives the committed notebook, not the staged copy
         if e["path"] and (out / "_sources" / e["file"]).is_file():
@@ -313,7 +299,7 @@ def build_slides(nb_dir: Path, out: Path) -> list[Path]:
     require_node_modules("reveal.js", "mathjax")
     notebooks = find_notebooks(nb_dir)
     if not notebooks:
-        sys.exit(f"error: no notebooks in {nb_dir}")
+        raise BuildError(f"no notebooks in {nb_dir}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     _copy_assets(out)
@@ -325,10 +311,13 @@ def build_slides(nb_dir: Path, out: Path) -> list[Path]:
         deck = out / f"{path.stem}.slides.html"
         deck.write_text(body, encoding="utf-8")
         decks.append(deck)
-    index = ["<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'><title>Slides</title>",
-             "<link rel='icon' href='favicon.svg' type='image/svg+xml'>",
-             "<style>body{font-family:system-ui,sans-serif;max-width:40em;margin:3em auto;line-height:1.6}</style>",
-             "</head><body><h1>Slides</h1><ul>"]  # fmt: skip
+    index = [
+        "<!DOCTYPE html>",
+        "<html lang='en'><head><meta charset='utf-8'><title>Slides</title>",
+        "<link rel='icon' href='favicon.svg' type='image/svg+xml'>",
+        "<style>body{font-family:system-ui,sans-serif;max-width:40em;margin:3em auto;line-height:1.6}</style>",
+        "</head><body><h1>Slides</h1><ul>",
+    ]
     index += [
         f"<li><a href='{d.name}'>{html.escape(notebook_title(p))}</a></li>"
         for p, d in zip(notebooks, decks, strict=True)
@@ -394,7 +383,7 @@ def student_notebook(nb):
 def build_student(nb_dir: Path, out: Path) -> list[Path]:
     notebooks = find_notebooks(nb_dir)
     if not notebooks:
-        sys.exit(f"error: no notebooks in {nb_dir}")
+        raise BuildError(f"no notebooks in {nb_dir}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob("*.ipynb"):
@@ -415,7 +404,7 @@ def build_student(nb_dir: Path, out: Path) -> list[Path]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--notebooks", type=Path, default=DEFAULT_NOTEBOOKS, help="notebooks folder")
-    ap.add_argument("--course", type=Path, default=DEFAULT_COURSE_MAP, help="course map (course.toml)")
+    ap.add_argument("--course", type=Path, default=COURSE_TOML, help="course map (course.toml)")
     ap.add_argument("--build", type=Path, default=DEFAULT_BUILD, help="build folder (_build)")
     sub = ap.add_subparsers(dest="cmd", required=True)
     h = sub.add_parser("html", help="build the website into BUILD/html")
@@ -424,6 +413,15 @@ def main(argv=None) -> int:
     sub.add_parser("student", help="write the student edition into BUILD/student")
     args = ap.parse_args(argv)
 
+    try:
+        return run(args)
+    except BuildError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build what the command line asks for and say where it went."""
     t0 = time.perf_counter()
     if args.cmd == "html":
         out = build_html(args.notebooks, args.course, args.build / "html", quiet=not args.verbose)
