@@ -1,0 +1,22 @@
+"""make course's runner: executes a notebook in place, atomically, with batch-run settings and the profile named."""
+
+from __future__ import annotations
+
+import nbformat
+
+from course_utils.scripts import run_notebooks
+
+
+def test_a_notebook_is_executed_in_place_with_batch_settings(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "00_tiny.ipynb"
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("import os\nprint(os.environ['COURSE_BATCH'], 6 * 7)")],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    )
+    nbformat.write(nb, path)
+    monkeypatch.setenv("COURSE_QUICK", "true")  # the one parser: true means quick, here as in the kernels
+    assert run_notebooks.main([str(path)]) == 0
+    outputs = nbformat.read(path, as_version=4).cells[0].outputs
+    assert outputs[0]["text"] == "1 42\n"
+    assert "00_tiny.ipynb (quick profile)" in capsys.readouterr().out
+    assert [p.name for p in tmp_path.iterdir()] == ["00_tiny.ipynb"]  # no temporary file left
