@@ -1,4 +1,5 @@
 """Fetching and loading data: mirror first, verified, atomic, idempotent, fails fast and clearly."""
+
 from __future__ import annotations
 
 import gzip
@@ -50,8 +51,13 @@ def test_corrupt_copy_in_data_is_replaced(tmp_path, monkeypatch):
 def test_no_source_fails_fast_with_a_clear_message(tmp_path):
     env = {"COURSE_DATA_MIRROR": str(tmp_path / "empty"), "COURSE_DATA": str(tmp_path / "data"), "PATH": ""}
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "course_utils.data", "fetch", "MNIST", "dogs-vs-cats"],
-                            env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "course_utils.data", "fetch", "MNIST", "dogs-vs-cats"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert time.perf_counter() - start < 30
     assert result.returncode != 0
     assert "Could not fetch MNIST" in result.stderr and "Could not fetch dogs-vs-cats" in result.stderr
@@ -76,6 +82,7 @@ def test_missing_class_folder_is_named(tmp_path, monkeypatch):
 
 def test_load_mnist_in_memory_matches_torchvision():
     from torchvision.datasets import FashionMNIST
+
     ours = data.load_mnist("FashionMNIST", train=False, normalize=False)
     theirs = FashionMNIST(str(data.data_root()), train=False)
     x, y = ours.tensors
@@ -93,12 +100,3 @@ def test_subset_is_seeded_and_loader_covers_every_sample():
     assert len(loader) == 8 and torch.equal(labels.sort().values, a.tensors[1].sort().values)
     first, second = (torch.cat([y for _, y in loader]) for _ in range(2))
     assert not torch.equal(first, second), "each epoch is shuffled anew"
-
-
-def test_data_and_cache_folders_follow_the_environment(monkeypatch, tmp_path):
-    from course_utils import env
-    monkeypatch.setenv("COURSE_DATA", str(tmp_path / "d"))
-    monkeypatch.delenv("COURSE_CACHE", raising=False)
-    assert (env.data_root(), env.cache_dir()) == (tmp_path / "d", tmp_path / "d" / "cache")
-    monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "c"))
-    assert env.cache_dir() == tmp_path / "c"
