@@ -8,6 +8,7 @@ looks complete. Every connection attempt and every read times out after NETWORK_
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import sys
 import tempfile
@@ -103,7 +104,7 @@ def download(
                 response = urllib.request.urlopen(url, timeout=timeout)
             except urllib.error.HTTPError as exc:
                 raise DownloadError(f"{url}: the server answered HTTP {exc.code} {exc.reason}") from exc
-            except OSError as exc:
+            except (OSError, http.client.HTTPException) as exc:  # no network, refused, a garbled answer
                 raise DownloadError(f"{url}: could not connect ({exc})") from exc
             with response:
                 length = response.headers.get("Content-Length")
@@ -117,7 +118,7 @@ def download(
                             raise DownloadError(
                                 f"{url}: the server stopped sending for {timeout:g} s after {received:,} bytes"
                             ) from exc
-                        except OSError as exc:  # connection reset, IncompleteRead, ...
+                        except (OSError, http.client.HTTPException) as exc:  # a reset, a chunked body cut off
                             raise DownloadError(
                                 f"{url}: the download broke off after {received:,} bytes ({exc})"
                             ) from exc
