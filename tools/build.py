@@ -99,7 +99,7 @@ def _md_escape(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def home_page(course: dict, entries: list[dict]) -> str:
+def home_page(course: dict, entries: list[dict], pages: list[Path] = ()) -> str:
     title = course.get("title", DEFAULT_TITLE)
     lines = [f"# {title}", ""]
     if course.get("description"):
@@ -117,7 +117,7 @@ def home_page(course: dict, entries: list[dict]) -> str:
         ":class: course-map",
         ":widths: 5 30 45 10 10",
         "",
-        "* -",
+        "* - No.",
         "  - Notebook",
         "  - What it teaches",
         "  - Quick",
@@ -136,7 +136,7 @@ def home_page(course: dict, entries: list[dict]) -> str:
             f"  - {format_minutes(e.get('minutes_full'))}",
         ]
     lines += ["```"]
-    docs = [e["file"] for e in entries if e["path"]]
+    docs = [e["file"] for e in entries if e["path"]] + [p.name for p in pages]
     lines += ["", "```{toctree}", ":hidden:", ":maxdepth: 2", ""] + docs + ["```", ""]
     return "\n".join(lines)
 
@@ -179,15 +179,23 @@ def _write_if_changed(path: Path, text: str) -> None:
         path.write_text(text, encoding="utf-8")
 
 
-def stage_site(src: Path, entries: list[dict], course: dict) -> None:
+def extra_pages(nb_dir: Path) -> list[Path]:
+    """The Markdown pages beside the notebooks (the glossary): on the website after the notebooks."""
+    return sorted(p for p in Path(nb_dir).glob("*.md") if p.name.lower() != "readme.md")
+
+
+def stage_site(src: Path, entries: list[dict], course: dict, pages: list[Path] = ()) -> None:
     """Fill Sphinx's source folder; unchanged files keep their mtime (incremental builds)."""
     src.mkdir(parents=True, exist_ok=True)
     wanted = {"index.md"}
-    _write_if_changed(src / "index.md", home_page(course, entries))
+    _write_if_changed(src / "index.md", home_page(course, entries, pages))
     for e in entries:
         if e["path"]:
             wanted.add(e["file"])
             _write_if_changed(src / e["file"], nbformat.writes(site_notebook(e["path"])) + "\n")
+    for page in pages:
+        wanted.add(page.name)
+        _write_if_changed(src / page.name, page.read_text(encoding="utf-8"))
     for p in src.iterdir():  # notebooks removed since the last build
         if p.name not in wanted:
             shutil.rmtree(p) if p.is_dir() else p.unlink()
@@ -229,7 +237,7 @@ def build_html(nb_dir: Path, course_toml: Path, out: Path, quiet: bool = True) -
         raise BuildError(f"no notebooks in {nb_dir}")
     out = Path(out)
     src, doctrees = out.parent / ".site_src", out.parent / ".site_doctrees"
-    stage_site(src, entries, course)
+    stage_site(src, entries, course, extra_pages(nb_dir))
     title = course.get("title", DEFAULT_TITLE)
     argv = [
         "-b",

@@ -54,6 +54,18 @@ html_theme_options = {
     "navbar_persistent": [],  # the search field is in the sidebar; no extra top bar
     "footer_content_items": [],
 }
-html_sidebars = {"**": ["navbar-logo", "search-button-field", "sbt-sidebar-nav.html"]}
+# the search field itself (an <input> with its label), not the theme's search button: axe finds the button's name
+# ("Search") at odds with its text ("Search… Ctrl+K"), and the field works without a pop-up
+html_sidebars = {"**": ["navbar-logo", "search-field", "sbt-sidebar-nav.html"]}
 html_use_index = False  # no genindex page: a course has no API to index
 html_show_copyright = False
+
+
+def _accessible_solution_toggles(app, pagename, templatename, context, doctree):
+    """myst-nb names each fold "Toggle hidden content" while it shows "Show solution": let the text name it."""
+    if "body" in context:
+        context["body"] = context["body"].replace('<summary aria-label="Toggle hidden content">', "<summary>")
+
+
+def setup(app):
+    app.connect("html-page-context", _accessible_solution_toggles)
