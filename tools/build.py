@@ -294,7 +294,9 @@ def slides_exporter():
         reveal_theme="white",
         reveal_transition="none",
         reveal_number="c/t",
-        reveal_scroll=True,
+        reveal_scroll=True,  # a safety net only: tools/deckcheck.py fails any slide that does not fit
+        reveal_width="1280",  # a 16:9 frame, the shape of today's screens and projectors
+        reveal_height="720",
         mathjax_url="mathjax/tex-chtml.js",
         exclude_input_prompt=True,
         exclude_output_prompt=True,

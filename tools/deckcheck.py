@@ -260,7 +260,7 @@ def jupyter_lab(root_dir: Path, env: dict | None = None, timeout: float = 90) ->
     """A JupyterLab server on `root_dir`: yields (url, token); stopped on exit.
 
     User settings, workspaces and runtime files go to a temporary folder, so a run neither reads nor
-    changes the user's own; `env` is added to the server's (and its kernels') environment.
+    changes the user's own; `env` is added to the server's (and its kernels') environment (None removes a name).
     """
     token = os.urandom(12).hex()
     port = free_port()
@@ -271,7 +271,8 @@ def jupyter_lab(root_dir: Path, env: dict | None = None, timeout: float = 90) ->
             JUPYTERLAB_WORKSPACES_DIR=f"{home}/workspaces",
             JUPYTER_RUNTIME_DIR=f"{home}/runtime",
         )
-        run_env.update(env or {})
+        for name, value in (env or {}).items():
+            run_env.pop(name, None) if value is None else run_env.__setitem__(name, value)
         cmd = [
             sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
             "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root_dir}",
