@@ -10,7 +10,7 @@ PORT ?= 8000
 NODE_ASSETS := tools/node_modules/.package-lock.json
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 
-.PHONY: setup data lab test unit notebooks course bench clean html serve slides student browser lint format
+.PHONY: setup data lab test unit notebooks course bench clean html serve slides deck-check student grade browser lint format
 
 setup: $(STAMP)
 
@@ -34,10 +34,10 @@ lab: setup
 		$(BIN)/jupyter lab --allow-root notebooks/; \
 	else $(BIN)/jupyter lab notebooks/; fi
 
-test: data $(NODE_ASSETS) browser
+test: data $(NODE_ASSETS)
 	COURSE_QUICK=1 COURSE_BATCH=1 $(BIN)/python -m pytest tests notebooks $(NBVAL)
 
-unit: setup $(NODE_ASSETS) browser
+unit: setup $(NODE_ASSETS)
 	$(BIN)/python -m pytest tests
 
 notebooks: data
@@ -67,9 +67,11 @@ bench: data
 $(NODE_ASSETS): tools/package.json tools/package-lock.json
 	npm ci --prefix tools --no-audit --no-fund
 
-# headless Chromium for tests/test_instructor.py, and a CJK font for the sources' titles (Debian packages; needs root)
-browser:
-	@command -v chromium >/dev/null && fc-list | grep -qi wenquanyi || { apt-get update -q && apt-get install -y -q chromium fonts-wqy-zenhei; }
+# Chromium for the browser tests (tests/test_instructor.py, tests/test_lab.py), without root: Playwright's own build
+# in ~/.cache/ms-playwright. Not needed when a Chromium or Chrome is on PATH (or named by CHROMIUM=/path); without
+# any, `make test` skips the browser tests and says so.
+browser: setup
+	$(BIN)/python -m playwright install chromium
 
 html: setup $(NODE_ASSETS)
 	$(BIN)/python tools/build.py html
@@ -80,8 +82,20 @@ serve: html
 slides: setup $(NODE_ASSETS)
 	$(BIN)/python tools/build.py slides
 
+# Does every slide fit a 1280×720 screen? The exported decks, then every notebook presented with RISE (a browser needed)
+deck-check: slides
+	$(BIN)/python tools/deckcheck.py decks _build/slides
+	$(BIN)/python tools/deckcheck.py rise notebooks
+
+# The student edition: nbgrader generate_assignment of every notebook (tools/grading.py, tools/nbgrader_config.py)
 student: setup
 	$(BIN)/python tools/build.py student
+
+# Grade a class: make grade SUBMISSIONS=folder (one subfolder per student) -> _build/grades/gradebook.csv, feedback/
+# Submissions run in the quick profile; GRADE_ARGS="--full" runs them in full, --timeout/--notebook-timeout set limits.
+grade: data
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder (one subfolder per student)"; exit 2; }
+	$(BIN)/python tools/grading.py grade "$(SUBMISSIONS)" $(GRADE_ARGS)
 
 # Everything derived: builds, splits, cached features, checkpoints, TensorBoard runs (the verified datasets stay).
 clean:
