@@ -1,9 +1,13 @@
 """Shared fixtures: small real photos from scikit-image, the packaged pretrained backbone, notebook 06's lesson code,
-one torch thread."""
+one torch thread, and the browser of the website, deck and JupyterLab tests (Playwright)."""
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import torch
@@ -12,6 +16,8 @@ from skimage import data as skdata
 
 import course_utils as cu
 from course_utils.models import FALLBACK, Backbone, load_backbone
+
+TOOLS = Path(__file__).resolve().parent.parent / "tools"
 
 
 @pytest.fixture(scope="session")
@@ -73,3 +79,83 @@ def mnist_small():
         return train, TensorLoader(load_mnist("MNIST", train=False, limit=500, seed=0), 250)
 
     return make
+
+
+# ----------------------------------------------------------------------------------------
+# The browser for the website, deck and JupyterLab tests: pytest-playwright's fixtures (`browser`, `page`), driving
+# Playwright's own Chromium (`python -m playwright install chromium`) or a Chromium/Chrome found on PATH or named by
+# $CHROMIUM. Without one the browser tests skip, with one line saying how to get one; COURSE_REQUIRE_BROWSER=1 (CI)
+# makes that a failure.
+# ----------------------------------------------------------------------------------------
+
+REQUIRE_BROWSER = os.environ.get("COURSE_REQUIRE_BROWSER", "").strip().lower() in {"1", "true", "yes"}
+
+
+def _load_deckcheck():
+    spec = importlib.util.spec_from_file_location("course_deckcheck", TOOLS / "deckcheck.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+_deckcheck = _load_deckcheck()
+
+
+@pytest.fixture(scope="session")
+def deckcheck():
+    """tools/deckcheck.py: the slide-fit checks, the browser finder and the JupyterLab launcher."""
+    return _deckcheck
+
+
+def no_browser(reason: str):
+    """Skip (a laptop without Chromium) or fail (COURSE_REQUIRE_BROWSER=1, as in CI)."""
+    if REQUIRE_BROWSER:
+        pytest.fail(f"{reason} (COURSE_REQUIRE_BROWSER=1: the browser tests must run)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args, playwright):
+    try:
+        return {**browser_type_launch_args, **_deckcheck.launch_options(playwright)}
+    except _deckcheck.NoBrowser as error:
+        no_browser(str(error))
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    """Pages open at 1280×720, the screen every slide must fit."""
+    return {**browser_context_args, "viewport": {"width": 1280, "height": 720}}
+
+
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+class PageWatch:
+    """What goes wrong in one page: console errors, uncaught exceptions, failed requests, HTTP errors, and any
+    request that would leave this machine."""
+
+    def __init__(self, page, ignore: tuple[str, ...] = ()):
+        self.problems: list[str] = []
+        self.ignore = ignore  # substrings of messages that are known and not the course's (say why where used)
+        page.on("console", lambda m: m.type in ("error", "assert") and self.add(f"console.{m.type}: {m.text}"))
+        page.on("pageerror", lambda e: self.add(f"uncaught exception: {e}"))
+        page.on("requestfailed", lambda r: self.add(f"failed request {r.url}: {r.failure}"))
+        page.on("response", lambda r: r.status >= 400 and self.add(f"HTTP {r.status} for {r.url}"))
+        page.on("request", self._request)
+
+    def add(self, problem: str) -> None:
+        if not any(text in problem for text in self.ignore):
+            self.problems.append(problem[:500])
+
+    def _request(self, request):
+        parts = urlsplit(request.url)
+        if parts.scheme in ("http", "https", "ws", "wss") and parts.hostname not in LOCAL_HOSTS:
+            self.add(f"request to a non-localhost host: {request.url}")
+
+
+@pytest.fixture(scope="session")
+def page_watch():
+    """PageWatch(page) records what goes wrong in a page (see the class)."""
+    return PageWatch

@@ -1,31 +1,25 @@
 """Tests of the instructors' tooling (tools/build.py): website, slides, student edition.
 
-The website and the decks are built once per session into a temporary folder, served by a
-localhost http.server thread and opened in headless Chromium, driven through the Chrome
-DevTools Protocol (websocket-client). Every page must load without a console error, a
-failed request or any request to a host other than localhost; every image must decode;
-every internal link and anchor must resolve. Screenshots go to _build/artifacts/.
-
-Chromium is part of the project setup (apt-get install -y chromium): without it the
-browser tests fail, they do not skip. CHROMIUM=/path/to/binary picks another binary.
+The website and the decks are built once per session into a temporary folder and served on localhost; Playwright
+opens every page in Chromium (tests/conftest.py: without a browser these tests skip, unless
+COURSE_REQUIRE_BROWSER=1, as in CI). Every page must load without a console error, a failed request or any request
+to a host other than localhost; every image must decode; every internal link and anchor must resolve; no page may
+have a serious or critical accessibility violation (axe-core, from tools/node_modules); and every slide of every
+deck must fit a 1280×720 screen with code at 14 px or more (tools/deckcheck.py). Screenshots go to _build/artifacts/.
 INSTRUCTOR_NOTEBOOKS and INSTRUCTOR_COURSE_MAP point the tests at other notebooks.
 """
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import functools
 import http.server
 import importlib.util
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
-import time
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urldefrag, urlsplit
@@ -35,11 +29,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_PY = ROOT / "tools" / "build.py"
+AXE = ROOT / "tools" / "node_modules" / "axe-core" / "axe.min.js"
 NOTEBOOKS = Path(os.environ.get("INSTRUCTOR_NOTEBOOKS", ROOT / "notebooks"))
 COURSE_MAP = Path(os.environ.get("INSTRUCTOR_COURSE_MAP", ROOT / "course.toml"))
 ARTIFACTS = ROOT / "_build" / "artifacts"
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
-PAGE_TIMEOUT = 30  # seconds for one page to load and go quiet
+PAGE_TIMEOUT_MS = 30_000
 
 
 def _load_build_module():
@@ -119,240 +113,7 @@ def server(build_dir):
     httpd.server_close()
 
 
-def find_chromium() -> str:
-    for candidate in (os.environ.get("CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
-        if candidate and shutil.which(candidate):
-            return shutil.which(candidate)
-    pytest.fail(
-        "Chromium is needed by the website and slides tests but was not found: "
-        "install it with `apt-get install -y chromium` (part of the project setup), "
-        "or set CHROMIUM=/path/to/chromium"
-    )
-
-
-class CDP:
-    """A minimal Chrome DevTools Protocol client over one browser websocket (flat sessions)."""
-
-    def __init__(self, ws_url: str):
-        import websocket  # websocket-client
-
-        self.ws = websocket.create_connection(
-            ws_url, timeout=PAGE_TIMEOUT, suppress_origin=True, enable_multithread=True
-        )
-        self._next_id = 0
-        self.events: list[dict] = []
-
-    def call(self, method: str, params: dict | None = None, session: str | None = None, timeout: float = PAGE_TIMEOUT):
-        self._next_id += 1
-        msg = {"id": self._next_id, "method": method, "params": params or {}}
-        if session:
-            msg["sessionId"] = session
-        self.ws.send(json.dumps(msg))
-        deadline = time.monotonic() + timeout
-        while True:
-            reply = self._recv(deadline - time.monotonic())
-            if reply is None:
-                raise TimeoutError(f"CDP {method}: no answer in {timeout} s")
-            if reply.get("id") == self._next_id:
-                if "error" in reply:
-                    raise RuntimeError(f"CDP {method}: {reply['error']}")
-                return reply.get("result", {})
-
-    def _recv(self, timeout: float) -> dict | None:
-        import websocket
-
-        if timeout <= 0:
-            return None
-        self.ws.settimeout(timeout)
-        try:
-            msg = json.loads(self.ws.recv())
-        except websocket.WebSocketTimeoutException:
-            return None
-        if "method" in msg:
-            self.events.append(msg)
-        return msg
-
-    def pump(self, seconds: float) -> None:
-        """Read events for a while."""
-        deadline = time.monotonic() + seconds
-        while self._recv(deadline - time.monotonic()) is not None:
-            pass
-
-    def close(self):
-        self.ws.close()
-
-
-@pytest.fixture(scope="session")
-def browser(tmp_path_factory):
-    binary = find_chromium()
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    args = [
-        binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-        "--disable-dev-shm-usage", "--disable-extensions", "--no-default-browser-check",
-        "--hide-scrollbars", "--mute-audio", "--disable-background-timer-throttling",
-        "--disable-renderer-backgrounding", "--disable-backgrounding-occluded-windows",
-        "--window-size=1280,900", f"--user-data-dir={profile}",
-        "--remote-debugging-port=0", "about:blank",
-    ]  # fmt: skip
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    port_file = profile / "DevToolsActivePort"
-    deadline = time.monotonic() + 30
-    while not (port_file.is_file() and len(port_file.read_text().splitlines()) >= 2):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            err = proc.stderr.read().decode(errors="replace")[-2000:]
-            pytest.fail(f"Chromium ({binary}) did not start:\n{err}")
-        time.sleep(0.05)
-    port, path = port_file.read_text().splitlines()[:2]
-    cdp = CDP(f"ws://127.0.0.1:{port}{path}")
-    yield cdp
-    with contextlib.suppress(Exception):  # the browser may already be gone
-        cdp.call("Browser.close", timeout=5)
-    cdp.close()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-# ----------------------------------------------------------------------------------------
-# Loading a page and collecting what went wrong
-# ----------------------------------------------------------------------------------------
-
-
-class PageReport:
-    def __init__(self, url: str):
-        self.url = url
-        self.requests: dict[str, str] = {}  # requestId -> url
-        self.pending: set[str] = set()
-        self.errors: list[str] = []
-        self.external: list[str] = []
-        self.result: dict = {}
-        self.screenshot: bytes | None = None
-        self.loaded = False
-        self.quiet_since: float | None = None
-
-    def problems(self) -> list[str]:
-        return self.errors + [f"request to a non-localhost host: {u}" for u in self.external]
-
-    def record(self, ev: dict) -> None:
-        method, p = ev["method"], ev.get("params", {})
-        if method == "Page.loadEventFired":
-            self.loaded = True
-        elif method == "Network.requestWillBeSent":
-            req_url = p["request"]["url"]
-            self.requests[p["requestId"]] = req_url
-            self.pending.add(p["requestId"])
-            if not _is_local(req_url):
-                self.external.append(req_url)
-        elif method == "Network.loadingFinished":
-            self.pending.discard(p["requestId"])
-        elif method == "Network.loadingFailed":
-            self.pending.discard(p["requestId"])
-            self.errors.append(f"failed request {self.requests.get(p['requestId'], '?')}: {p.get('errorText')}")
-        elif method == "Network.responseReceived":
-            if p["response"]["status"] >= 400:
-                self.errors.append(f"HTTP {p['response']['status']} for {p['response']['url']}")
-        elif method == "Runtime.consoleAPICalled" and p["type"] in ("error", "assert"):
-            text = " ".join(str(a.get("value", a.get("description", ""))) for a in p.get("args", []))
-            self.errors.append(f"console.{p['type']}: {text}")
-        elif method == "Runtime.exceptionThrown":
-            d = p["exceptionDetails"]
-            self.errors.append(f"uncaught exception: {d.get('exception', {}).get('description', d.get('text'))}")
-        elif method == "Log.entryAdded" and p["entry"]["level"] == "error":
-            self.errors.append(f"console error: {p['entry'].get('text')} {p['entry'].get('url', '')}")
-
-
-def _set_size(cdp: CDP, session: str, width: int, height: int) -> None:
-    metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}
-    cdp.call("Emulation.setDeviceMetricsOverride", metrics, session=session)
-
-
-def _evaluate(cdp: CDP, session: str, expression: str):
-    """The value of a JS expression (awaited if it is a promise); RuntimeError if it throws."""
-    params = {"expression": expression, "awaitPromise": True, "returnByValue": True}
-    res = cdp.call("Runtime.evaluate", params, session=session)
-    if "exceptionDetails" in res:
-        details = res["exceptionDetails"]
-        raise RuntimeError(details.get("exception", {}).get("description", details.get("text")))
-    return res["result"].get("value")
-
-
-def _is_local(url: str) -> bool:
-    parts = urlsplit(url)
-    if parts.scheme in ("data", "blob", "about", "chrome-error", "devtools"):
-        return True
-    return parts.hostname in LOCAL_HOSTS or f"[{parts.hostname}]" in LOCAL_HOSTS
-
-
-def open_pages(cdp: CDP, urls: list[str], script: str, width=1280, height=900, screenshots=None, parallel=4):
-    """Open each url in a fresh tab (a few at a time), wait until its network has been quiet
-    for 0.3 s after the load event, run script (the body of an async JS function whose
-    value lands in report.result) and take the screenshots asked for ({url: max height})."""
-    screenshots = screenshots or {}
-    reports = []
-    for i in range(0, len(urls), parallel):
-        reports += _open_batch(cdp, urls[i : i + parallel], script, width, height, screenshots)
-    return reports
-
-
-def _open_batch(cdp, urls, script, width, height, screenshots):
-    tabs = {}  # sessionId -> (targetId, report)
-    for url in urls:
-        # a window of its own, so that the page is visible: rAF and img.decode() run in it
-        target = cdp.call("Target.createTarget", {"url": "about:blank", "newWindow": True})["targetId"]
-        session = cdp.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        for domain in ("Page", "Runtime", "Network", "Log"):
-            cdp.call(f"{domain}.enable", session=session)
-        _set_size(cdp, session, width, height)
-        tabs[session] = (target, PageReport(url))
-    seen = len(cdp.events)
-    for session, (_, report) in tabs.items():
-        cdp.call("Page.navigate", {"url": report.url}, session=session)
-
-    def dispatch():
-        nonlocal seen
-        for ev in cdp.events[seen:]:
-            if ev.get("sessionId") in tabs:
-                tabs[ev["sessionId"]][1].record(ev)
-        seen = len(cdp.events)
-
-    deadline = time.monotonic() + PAGE_TIMEOUT
-    while time.monotonic() < deadline:
-        cdp.pump(0.05)
-        dispatch()
-        now = time.monotonic()
-        for _, report in tabs.values():
-            if report.loaded and not report.pending:
-                report.quiet_since = report.quiet_since or now
-            else:
-                report.quiet_since = None
-        if all(r.quiet_since and now - r.quiet_since >= 0.3 for _, r in tabs.values()):
-            break
-    for session, (_, report) in tabs.items():
-        if not (report.loaded and not report.pending):
-            left = sorted(report.requests[r] for r in report.pending)
-            report.errors.append(f"page did not finish loading in {PAGE_TIMEOUT} s (pending: {left})")
-        try:
-            report.result = _evaluate(cdp, session, f"(async () => {{ {script} }})()") or {}
-        except RuntimeError as e:
-            report.errors.append(f"test script failed: {e}")
-        if report.url in screenshots:
-            full = _evaluate(cdp, session, "document.documentElement.scrollHeight")
-            _set_size(cdp, session, width, max(height, min(full, screenshots[report.url])))
-            cdp.pump(0.2)
-            shot = cdp.call("Page.captureScreenshot", {"format": "png"}, session=session)
-            report.screenshot = base64.b64decode(shot["data"])
-    cdp.pump(0.1)  # anything the scripts triggered (images, fonts)
-    dispatch()
-    for target, _ in tabs.values():
-        cdp.call("Target.closeTarget", {"targetId": target})
-    return [report for _, report in tabs.values()]
-
-
-PAGE_SCRIPT = """
+PAGE_SCRIPT = """async () => {
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await MathJax.startup.promise; }
   const imgs = Array.from(document.images);
   imgs.forEach(i => { if (i.loading === 'lazy') i.loading = 'eager'; });
@@ -364,21 +125,49 @@ PAGE_SCRIPT = """
     mathErrors: document.querySelectorAll('mjx-merror').length,
     title: document.title,
   };
-"""
+}"""
 
-DECK_SCRIPT = """
+DECK_SCRIPT = """async () => {
+  for (let i = 0; i < 200 && !(window.Reveal && Reveal.isReady()); i++) { await new Promise(r => setTimeout(r, 50)); }
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await MathJax.startup.promise; }
-  for (let i = 0; i < 100 && !(window.Reveal && Reveal.isReady()); i++) { await new Promise(r => setTimeout(r, 50)); }
   const imgs = Array.from(document.images);
   await Promise.all(imgs.map(i => i.decode().catch(() => null)));
   return {
     revealReady: !!(window.Reveal && Reveal.isReady()),
     sections: document.querySelectorAll('section').length,
-    totalSlides: window.Reveal ? Reveal.getTotalSlides() : 0,
     brokenImages: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.currentSrc || i.src),
     mathErrors: document.querySelectorAll('mjx-merror').length,
   };
-"""
+}"""
+
+# axe-core's check of the whole page, started in every page at once (the browser runs them side by side) and
+# collected with AXE_RESULT: violations of impact serious or critical fail, the others are printed
+AXE_START = """() => { window.__axe = new Promise(r => setTimeout(r, 0)).then(
+  () => axe.run(document, {resultTypes: ['violations']})); }"""
+AXE_RESULT = """async () => (await window.__axe).violations.map(v => ({
+  id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))"""
+SERIOUS = {"serious", "critical"}
+
+
+def visit(browser, page_watch, url: str, script: str, screenshot: str | None = None, full_height: int = 0) -> dict:
+    """Open url in a fresh page, run script (a JS function) and return {'problems', 'result', 'page'}."""
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    watch = page_watch(page)
+    page.goto(url, wait_until="load")
+    result = page.evaluate(script) or {}
+    problems = list(watch.problems)
+    problems += [f"image did not load: {src[:120]}" for src in result.get("brokenImages", [])]
+    if result.get("mathErrors"):
+        problems.append(f"{result['mathErrors']} MathJax errors")
+    if screenshot:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        if full_height:
+            page.set_viewport_size(
+                {"width": 1280, "height": min(full_height, page.evaluate("document.body.scrollHeight"))}
+            )
+        page.screenshot(path=ARTIFACTS / screenshot)
+    return {"problems": problems, "result": result, "page": page, "watch": watch}
 
 
 class _Ids(HTMLParser):
@@ -461,35 +250,50 @@ def test_site_has_a_page_per_notebook_and_the_course_map(site):
         assert page.count("<img") >= n_png, f"{nb_path.name}: {n_png} figures in the notebook, fewer <img> on its page"
 
 
-def page_problems(report) -> list[str]:
-    """Console errors, failed requests, images that did not load and MathJax errors of one opened page."""
-    problems = report.problems()
-    problems += [f"image did not load: {src[:120]}" for src in report.result.get("brokenImages", [])]
-    if report.result.get("mathErrors"):
-        problems.append(f"{report.result['mathErrors']} MathJax errors")
-    return problems
-
-
-def test_site_pages_load_offline_in_chromium(site, server, browser):
+@pytest.fixture(scope="session")
+def site_visits(site, server, browser, page_watch) -> dict:
+    """Every page of the website opened once: what went wrong while loading, and axe-core's findings."""
     base = f"{server}/html"
-    pages = sorted(p.name for p in site.glob("*.html"))
     shot_page = _pick([site / f"{nb.stem}.html" for nb in notebook_paths()], "03").name
-    shots = {f"{base}/index.html": 2400, f"{base}/{shot_page}": 6000}
-    failures = {}
-    for report in open_pages(browser, [f"{base}/{p}" for p in pages], PAGE_SCRIPT, screenshots=shots):
-        problems = page_problems(report) + broken_internal_links(report.result.get("links", []), base, site)
-        if problems:
-            failures[report.url] = problems
-        if report.screenshot:
-            _save_artifact(f"site_{Path(urlsplit(report.url).path).stem}.png", report.screenshot)
+    shots = {"index.html": 2400, shot_page: 6000}
+    visits = {}
+    for name in sorted(p.name for p in site.glob("*.html")):
+        v = visit(browser, page_watch, f"{base}/{name}", PAGE_SCRIPT, shots.get(name) and f"site_{Path(name).stem}.png",
+                  shots.get(name, 0))  # fmt: skip
+        v["problems"] += broken_internal_links(v["result"].get("links", []), base, site)
+        v["page"].set_viewport_size({"width": 1280, "height": 720})
+        v["page"].add_script_tag(path=str(AXE))
+        v["page"].evaluate(AXE_START)
+        visits[name] = v
+    for v in visits.values():
+        v["axe"] = v["page"].evaluate(AXE_RESULT)
+        v["page"].close()
+    return visits
+
+
+def test_site_pages_load_offline_in_chromium(site_visits):
+    failures = {name: v["problems"] for name, v in site_visits.items() if v["problems"]}
     assert not failures, "pages with problems:\n" + json.dumps(failures, indent=1)
-    assert len(pages) >= len(notebook_paths()) + 1
+    assert len(site_visits) >= len(notebook_paths()) + 1
+
+
+def test_site_has_no_serious_accessibility_violation(site_visits):
+    """axe-core on every page: no violation of impact serious or critical (the others are printed)."""
+    for name, v in site_visits.items():
+        minor = [f"{x['id']} ({x['impact']})" for x in v["axe"] if x["impact"] not in SERIOUS]
+        if minor:
+            print(f"{name}: axe also reports {', '.join(minor)}")
+    serious = {name: [x for x in v["axe"] if x["impact"] in SERIOUS] for name, v in site_visits.items()}
+    serious = {name: found for name, found in serious.items() if found}
+    assert not serious, "serious or critical accessibility violations:\n" + json.dumps(serious, indent=1)
 
 
 def test_site_pages_have_navigation(site):
-    """Previous/next links follow the course order; each page has a table of its ## sections."""
+    """Previous/next links follow the course order (then the glossary); each notebook's page has a table of its
+    ## sections."""
     entries = [e for e in tools.course_entries(NOTEBOOKS, COURSE_MAP) if e["path"]]
-    order = ["index"] + [e["path"].stem for e in entries]
+    notebooks = [e["path"].stem for e in entries]
+    order = ["index", *notebooks] + [p.stem for p in tools.extra_pages(NOTEBOOKS)]
     for i, name in enumerate(order):
         html = (site / f"{name}.html").read_text(encoding="utf-8")
         prev = re.search(r'<a class="left-prev"\s+href="([^"]+)"', html)
@@ -502,7 +306,7 @@ def test_site_pages_have_navigation(site):
         toc = set(re.findall(r'<a class="reference internal nav-link" href="#([^"]+)"', html))
         missing = [s for s in sections if s not in toc]
         assert not missing, f"{name}: sections missing from the page's table of contents: {missing}"
-        if name != "index":
+        if name in notebooks:
             assert sections, f"{name}: no ## section (the notebook needs '## ' headings)"
 
 
@@ -511,31 +315,49 @@ def test_site_pages_have_navigation(site):
 # ----------------------------------------------------------------------------------------
 
 
-def test_a_deck_per_notebook_loads_offline_with_several_slides(slides, server, browser):
-    paths = notebook_paths()
-    missing = [nb.name for nb in paths if not (slides / f"{nb.stem}.slides.html").is_file()]
+@pytest.fixture(scope="session")
+def deck_visits(slides, server, browser, page_watch, deckcheck) -> dict:
+    """Every deck opened once at 1280×720: what went wrong while loading, and every slide measured."""
+    shot = _pick(notebook_paths(), "03").stem
+    visits = {}
+    for nb in notebook_paths():
+        url = f"{server}/slides/{nb.stem}.slides.html"
+        if not (slides / f"{nb.stem}.slides.html").is_file():
+            continue
+        v = visit(browser, page_watch, url, DECK_SCRIPT, f"slides_{nb.stem}.png" if nb.stem == shot else None)
+        v["fits"] = deckcheck.check_deck(v["page"], url, load=False)
+        v["page"].close()
+        visits[nb.stem] = v
+    return visits
+
+
+def test_a_deck_per_notebook_loads_offline_with_several_slides(deck_visits):
+    missing = [nb.name for nb in notebook_paths() if nb.stem not in deck_visits]
     assert not missing, f"no deck for {missing}"
-    urls = [f"{server}/slides/{nb.stem}.slides.html" for nb in paths]
-    shots = {f"{server}/slides/{_pick(paths, '03').stem}.slides.html": 800}
     failures = {}
-    for report in open_pages(browser, urls, DECK_SCRIPT, width=1280, height=800, screenshots=shots):
-        problems = page_problems(report)
-        res = report.result
+    for name, v in deck_visits.items():
+        problems, res = v["problems"], v["result"]
         if not res.get("revealReady"):
             problems.append("reveal.js did not start")
         if res.get("sections", 0) <= 1:
             problems.append(f"only {res.get('sections', 0)} <section> (slide metadata missing?)")
         if problems:
-            failures[report.url] = problems
-        if report.screenshot:
-            _save_artifact(f"slides_{Path(urlsplit(report.url).path).name.split('.')[0]}.png", report.screenshot)
+            failures[name] = problems
     assert not failures, "decks with problems:\n" + json.dumps(failures, indent=1)
+
+
+def test_every_slide_fits_a_1280x720_screen(deck_visits):
+    """Each slide of each deck, with all its fragments shown, fits the slide frame (no scrolling) at 1280×720,
+    with code at 14 px or more: tools/deckcheck.py, the same check as `make deck-check`."""
+    fits = [f for v in deck_visits.values() for f in v["fits"]]
+    bad = [f.describe() for f in fits if f.overflows or f.small_code]
+    assert not bad, f"{len(bad)} of {len(fits)} slides do not fit 1280×720:\n" + "\n".join(bad)
 
 
 def test_decks_reference_no_cdn(slides):
     for deck in slides.glob("*.slides.html"):
         html = deck.read_text(encoding="utf-8")
-        refs = re.findall(r"""(?:src|href)\s*=\s*["']((?:https?:)?//[^"']+)""", html)
+        refs = re.findall(r"""(?:src|href)\s*=\s*["']((?:https?:)?//(?!localhost|127\.0\.0\.1)[^"']+)""", html)
         imports = re.findall(r"""import\s[^;]*?from\s+["']((?:https?:)?//[^"']+)""", html)
         assert not refs + imports, f"{deck.name} loads from the internet: {refs + imports}"
 
