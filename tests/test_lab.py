@@ -1,0 +1,229 @@
+"""The course in a live JupyterLab, as a student and an instructor meet it, driven by Playwright in Chromium.
+
+One JupyterLab (quick profile) serves a temporary copy of notebooks/; nothing is saved into the course. Every
+notebook is presented with RISE and every slide must fit a 1280×720 screen (tools/deckcheck.py). The notebooks
+in LIVE (those with widgets, and 00) are opened, run with Run All Cells, timed, and checked: no error output, the
+widgets render and answer a slider, and after saving, closing the kernel and reopening, no "Error displaying
+widget" and the widget's saved output is its static form. COURSE_LAB_NOTEBOOKS=all runs every notebook this way
+(about 3 minutes more on a 2-core CPU), or names some: COURSE_LAB_NOTEBOOKS=01,03.
+
+Skipped without a browser (tests/conftest.py), unless COURSE_REQUIRE_BROWSER=1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from course_utils.course import notebook_paths
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+LIVE = ("00", "01", "03")  # 01's activation explorer and 03's convolution calculator are widgets
+RUN_TIMEOUT_S = 240  # one notebook's Run All in the quick profile on a 2-core CPU
+TIMINGS = ROOT / "_build" / "artifacts" / "lab_run_all_seconds.json"
+
+# Console errors in JupyterLab and RISE that are not the course's: what each comes from, and the text to know it by.
+UPSTREAM = {
+    # RISE's page bundles older JupyterLab packages: the lab's federated extensions (the widget manager, nbgrader's
+    # and notebook's lab extensions) cannot be created there (jupyterlab-contrib/rise issue 119)...
+    "The getter for the shared module is not a function": "rise",
+    "Cannot access 'y' before initialization": "rise",
+    "doesn't exist in shared scope default": "rise",
+    # ...and its @jupyter/web-components 0.13 recurse under the lab's 0.16
+    "Maximum call stack size exceeded": "rise",
+    # RISE also asks for an optional stylesheet per notebook (files/NN_name.css): the course keeps one for all of
+    # them, notebooks/rise.css, rather than seven empty files beside the notebooks
+    ".css' because its MIME type ('text/html') is not a supported stylesheet": "rise",
+}
+
+
+def selected(paths: list[Path]) -> list[Path]:
+    choice = os.environ.get("COURSE_LAB_NOTEBOOKS", "")
+    if choice.strip().lower() == "all":
+        return paths
+    prefixes = [p.strip() for p in choice.split(",") if p.strip()] or LIVE
+    return [p for p in paths if p.name.startswith(tuple(prefixes))]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, deckcheck, browser):
+    """A JupyterLab on a copy of notebooks/ (quick profile, live display: no COURSE_BATCH): (url, token, folder)."""
+    folder = tmp_path_factory.mktemp("lab") / "notebooks"
+    shutil.copytree(NOTEBOOKS, folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "*.tmp"))
+    env = {"COURSE_QUICK": "1", "COURSE_BATCH": None, "PYTHONWARNINGS": None}
+    with deckcheck.jupyter_lab(folder, env) as (url, token):
+        yield url, token, folder
+
+
+def console_errors(page, bucket: list[str]):
+    """Record the page's console errors and uncaught exceptions, except the known upstream ones."""
+
+    def add(text: str) -> None:
+        if not any(known in text for known in UPSTREAM):
+            bucket.append(text[:300])
+
+    page.on("console", lambda m: m.type == "error" and add(f"console.error: {m.text}"))
+    page.on("pageerror", lambda e: add(f"uncaught exception: {e}"))
+
+
+# ----------------------------------------------------------------------------------------
+# RISE: every slide of every notebook, from the outputs saved in the notebooks
+# ----------------------------------------------------------------------------------------
+
+
+def _optional_css(url: str) -> bool:
+    """RISE's optional per-notebook stylesheet, files/NN_name.css (see UPSTREAM)."""
+    return url.split("?")[0].endswith(".css") and "/files/" in url and not url.split("?")[0].endswith("/rise.css")
+
+
+def test_every_rise_slide_fits_a_1280x720_screen(lab, browser, deckcheck):
+    url, token, folder = lab
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    errors: list[str] = []
+    failed: list[str] = []
+    console_errors(page, errors)
+    page.on(
+        "response",
+        lambda r: r.status >= 400 and not _optional_css(r.url) and errors.append(f"HTTP {r.status} for {r.url}"),
+    )
+    page.on("request", lambda r: "127.0.0.1" not in r.url and errors.append(f"request leaves this machine: {r.url}"))
+    fits = []
+    for nb in notebook_paths(folder):
+        fits += deckcheck.check_rise(page, url, token, nb.name)
+    page.close()
+    failed = [f.describe() for f in fits if f.overflows or f.small_code]
+    assert not failed, f"{len(failed)} of {len(fits)} RISE slides do not fit 1280×720:\n" + "\n".join(failed)
+    assert not errors, "RISE: errors the course can avoid:\n" + "\n".join(sorted(set(errors)))
+
+
+# ----------------------------------------------------------------------------------------
+# Run All in JupyterLab
+# ----------------------------------------------------------------------------------------
+
+PROMPTS_JS = """() => {
+  const cells = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell')];
+  const prompts = cells.map(c => (c.querySelector('.jp-InputPrompt') || {}).textContent || '');
+  return {cells: cells.length, running: prompts.filter(p => p.includes('*')).length,
+          done: prompts.filter(p => /\\[\\d+\\]/.test(p)).length};
+}"""
+
+
+def api(url: str, token: str, path: str, method: str = "GET"):
+    req = urllib.request.Request(f"{url}/api/{path}", method=method, headers={"Authorization": f"token {token}"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        body = r.read()
+    return json.loads(body) if body else None
+
+
+def open_notebook(page, url: str, token: str, name: str) -> None:
+    page.goto(f"{url}/lab/tree/{name}?token={token}&reset")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+
+
+def run_all(page) -> float:
+    """Run > Run All Cells; wait until no cell is queued or running (all ran, or one failed): the seconds it took."""
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    start = time.monotonic()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    deadline, started = start + RUN_TIMEOUT_S, False
+    while time.monotonic() < deadline:
+        state = page.evaluate(PROMPTS_JS)
+        started = started or state["running"] > 0 or state["done"] == state["cells"]
+        if started and state["running"] == 0:
+            return time.monotonic() - start
+        page.wait_for_timeout(250)
+    raise AssertionError(f"Run All did not finish in {RUN_TIMEOUT_S} s: {page.evaluate(PROMPTS_JS)}")
+
+
+def save(page, path: Path) -> None:
+    before = path.stat().st_mtime_ns
+    page.keyboard.press("Control+s")
+    for _ in range(100):
+        if path.stat().st_mtime_ns != before:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"{path.name} was not saved")
+
+
+def saved_problems(path: Path) -> list[str]:
+    """Error outputs and widget outputs that a reopened notebook could not show, in the saved file."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    state = nb["metadata"].get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    problems = []
+    for i, cell in enumerate(nb["cells"]):
+        for out in cell.get("outputs", []):
+            if out["output_type"] == "error":
+                problems.append(f"cell {i}: {out['ename']}: {out['evalue'][:200]}")
+            view = out.get("data", {}).get("application/vnd.jupyter.widget-view+json")
+            if view and view.get("model_id") not in state:
+                problems.append(f"cell {i}: a widget output whose state is not saved (model {view.get('model_id')})")
+    return problems
+
+
+def slider_changes_output(page, widget) -> None:
+    """Move the widget's first slider one step with the keyboard: its output must change."""
+    output = widget.locator(".widget-output, .jp-OutputArea").last
+    before = output.inner_html()
+    handle = widget.locator(".noUi-handle, .widget-slider input, input[type=range]").first
+    handle.focus()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    for _ in range(100):
+        if output.inner_html() != before:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError("moving the slider did not change the widget's output")
+
+
+@pytest.mark.parametrize("name", [p.name for p in selected(notebook_paths(NOTEBOOKS))])
+def test_run_all_in_jupyterlab(lab, browser, name):
+    url, token, folder = lab
+    path = folder / name
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(60_000)
+    errors: list[str] = []
+    console_errors(page, errors)
+    open_notebook(page, url, token, name)
+    seconds = run_all(page)
+    TIMINGS.parent.mkdir(parents=True, exist_ok=True)
+    timings = json.loads(TIMINGS.read_text()) if TIMINGS.is_file() else {}
+    TIMINGS.write_text(json.dumps({**timings, name: round(seconds, 1)}, indent=1, sort_keys=True))
+    print(f"{name}: Run All in {seconds:.1f} s")
+
+    widgets = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .widget-interact")
+    for i in range(widgets.count()):
+        widgets.nth(i).scroll_into_view_if_needed()
+        slider_changes_output(page, widgets.nth(i))
+    n_widgets = widgets.count()
+
+    save(page, path)
+    problems = saved_problems(path)
+    assert not problems, f"{name} as saved after Run All:\n" + "\n".join(problems)
+
+    # reopen as a student would the next day: a new kernel, the notebook from disk
+    for session in api(url, token, "sessions"):
+        api(url, token, f"sessions/{session['id']}", method="DELETE")
+    page.close()
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    console_errors(page, errors)
+    open_notebook(page, url, token, name)
+    reopened = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .widget-interact")
+    for _ in range(100):  # widgets restore from the state saved in the notebook
+        if reopened.count() >= n_widgets:
+            break
+        page.wait_for_timeout(200)
+    page.wait_for_timeout(500)
+    text = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)").inner_text()
+    assert "Error displaying widget" not in text, f"{name} reopened shows 'Error displaying widget'"
+    reopened = reopened.count()
+    assert reopened == n_widgets, f"{name}: {n_widgets} widgets after Run All, {reopened} after reopening"
+    page.close()
+    assert not errors, f"{name}: console errors in JupyterLab:\n" + "\n".join(sorted(set(errors)))
