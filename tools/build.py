@@ -3,7 +3,7 @@
 
     python tools/build.py html     # _build/html     static website (Sphinx + myst-nb + sphinx-book-theme)
     python tools/build.py slides   # _build/slides   one reveal.js deck per notebook (nbconvert)
-    python tools/build.py student  # _build/student  notebooks without solutions or outputs
+    python tools/build.py student  # _build/student  the student edition (nbgrader generate_assignment)
 
 notebooks/ is the one source. Nothing is executed: the site and the slides show the
 outputs committed in the notebooks. Nothing is fetched from the internet either, at build
@@ -14,8 +14,8 @@ time or when a page is viewed: reveal.js and MathJax come from tools/node_module
 from __future__ import annotations
 
 import argparse
-import copy
 import html
+import importlib.util
 import re
 import shutil
 import sys
@@ -23,8 +23,6 @@ import time
 from pathlib import Path
 
 import nbformat
-from nbconvert.preprocessors import ClearMetadataPreprocessor, ClearOutputPreprocessor, Preprocessor
-from traitlets import List, Unicode
 
 from course_utils.course import COURSE_TOML, course_info, course_map, notebook_paths
 
@@ -36,8 +34,6 @@ DEFAULT_BUILD = ROOT / "_build"
 DEFAULT_TITLE = "PyTorch course"
 
 SOLUTION_TAG = "solution"
-CODE_PLACEHOLDER = "# your answer here\n"
-MARKDOWN_PLACEHOLDER = "*Your answer here.*"
 
 
 # ----------------------------------------------------------------------------------------
@@ -341,71 +337,15 @@ def build_slides(nb_dir: Path, out: Path) -> list[Path]:
 # ----------------------------------------------------------------------------------------
 
 
-class StripSolutions(Preprocessor):
-    """Replace each cell tagged ``solution`` by an empty answer cell.
-
-    A code solution becomes a code cell ``# your answer here``; a markdown solution becomes
-    a markdown cell ``*Your answer here.*``. Every other cell (``hint`` ones too) is kept.
-    The new cell keeps the solution's id and slide metadata, and is tagged ``answer``.
-    """
-
-    solution_tags = List(Unicode(), default_value=[SOLUTION_TAG]).tag(config=True)
-    code_placeholder = Unicode(CODE_PLACEHOLDER).tag(config=True)
-    markdown_placeholder = Unicode(MARKDOWN_PLACEHOLDER).tag(config=True)
-
-    def preprocess(self, nb, resources):
-        for i, cell in enumerate(nb.cells):
-            tags = cell.metadata.get("tags", [])
-            if not set(tags) & set(self.solution_tags):
-                continue
-            meta = copy.deepcopy(cell.metadata)
-            meta["tags"] = [t for t in tags if t not in self.solution_tags] + ["answer"]
-            for key in ("mystnb", "jupyter", "collapsed", "scrolled", "execution"):
-                meta.pop(key, None)
-            if cell.cell_type == "code":
-                new = nbformat.v4.new_code_cell(self.code_placeholder, metadata=meta)
-            else:
-                new = nbformat.v4.new_markdown_cell(self.markdown_placeholder, metadata=meta)
-            if "id" in cell:
-                new["id"] = cell["id"]
-            nb.cells[i] = new
-        return nb, resources
-
-
-def student_notebook(nb):
-    """A student copy of a notebook node (the input is not modified)."""
-    nb = copy.deepcopy(nb)
-    resources: dict = {}
-    for pp in (
-        StripSolutions(enabled=True),
-        ClearOutputPreprocessor(enabled=True),  # outputs and execution counts
-        ClearMetadataPreprocessor(  # execution timings etc.; keep tags and slide metadata
-            preserve_cell_metadata_mask={"tags", "slideshow", "editable", "deletable", "jupyter"},
-            clear_notebook_metadata=False,
-            enabled=True,
-        ),
-    ):
-        nb, resources = pp(nb, resources)
-    nb.metadata.pop("widgets", None)  # saved widget state belongs to the outputs just cleared
-    return nb
-
-
 def build_student(nb_dir: Path, out: Path) -> list[Path]:
-    notebooks = find_notebooks(nb_dir)
-    if not notebooks:
-        raise BuildError(f"no notebooks in {nb_dir}")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob("*.ipynb"):
-        stale.unlink()
-    written = []
-    for path in notebooks:
-        nb = student_notebook(nbformat.read(path, as_version=4))
-        nbformat.validate(nb)
-        dest = out / path.name
-        nbformat.write(nb, dest)
-        written.append(dest)
-    return written
+    """The student edition, made by nbgrader (tools/grading.py): no solutions, no hidden tests, no outputs."""
+    spec = importlib.util.spec_from_file_location("course_grading", TOOLS / "grading.py")
+    grading = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))  # dataclasses look it up
+    spec.loader.exec_module(grading)
+    try:
+        return grading.build_student(nb_dir, out, Path(out).parent / "nbgrader")
+    except grading.GradingError as error:
+        raise BuildError(str(error)) from error
 
 
 # ----------------------------------------------------------------------------------------
