@@ -88,15 +88,8 @@ deck-check: slides
 	$(BIN)/python tools/deckcheck.py rise notebooks
 
 # The student edition: nbgrader generate_assignment of every notebook (tools/grading.py, tools/nbgrader_config.py)
-# The student edition: nbgrader generate_assignment of every notebook (tools/grading.py, tools/nbgrader_config.py)
 student: setup
 	$(BIN)/python tools/build.py student
-
-# Grade a class: make grade SUBMISSIONS=folder (one subfolder per student) -> _build/grades/gradebook.csv, feedback/
-# Submissions run in the quick profile; GRADE_ARGS="--full" runs them in full, --timeout/--notebook-timeout set limits.
-grade: data
-	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder (one subfolder per student)"; exit 2; }
-	$(BIN)/python tools/grading.py grade "$(SUBMISSIONS)" $(GRADE_ARGS)
 
 # Grade a class: make grade SUBMISSIONS=folder (one subfolder per student) -> _build/grades/gradebook.csv, feedback/
 # Submissions run in the quick profile; GRADE_ARGS="--full" runs them in full, --timeout/--notebook-timeout set limits.
