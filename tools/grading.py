@@ -19,6 +19,7 @@ import copy
 import csv
 import html
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -390,15 +392,17 @@ def autograde(course: Path, aid: str, sid: str, sandbox: Path, cell_timeout: int
 # ----------------------------------------------------------------------------------------
 
 
-def snapshot(roots: list[tuple[Path, bool]], skip: tuple[Path, ...] = ()) -> dict:
-    """Path -> (size, mtime) of the files under each (root, recursive), leaving out the folders in `skip`."""
+OWN = ("sandbox-", "course-")  # the grader's own folders in its temporary folder: not watched
+
+
+def snapshot(roots: list[tuple[Path, bool]]) -> dict:
+    """Path -> (size, mtime) of the files under each (root, recursive), leaving out the grader's own folders."""
     state = {}
     for root, recursive in roots:
         if not root.is_dir():
             continue
-        entries = root.rglob("*") if recursive else root.iterdir()
-        for p in entries:
-            if any(p == s or s in p.parents for s in skip):
+        for p in root.rglob("*") if recursive else root.iterdir():
+            if p.relative_to(root).parts[0].startswith(OWN):
                 continue
             try:
                 st = p.lstat()
@@ -461,16 +465,23 @@ def first_error(cell) -> str:
     return "no output"
 
 
-TAMPER = [
-    (re.compile(r"Attribute 'checksum' for cell (\S+) has changed"), "check cell {} was edited: graded as released"),
-    (re.compile(r"Missing grade cell (\S+) encountered"), "check cell {} was deleted: put back"),
-    (re.compile(r"Attribute 'points' for cell (\S+) has changed"), "points of {} were changed: reset"),
-]
-
-
-def tampering(log: str) -> list[str]:
-    """What nbgrader's log says it had to restore in a submission."""
-    return [text.format(m.group(1)) for pattern, text in TAMPER for m in pattern.finditer(log)]
+def tampering(submitted, released: dict[str, tuple[str, float]]) -> list[str]:
+    """What a student changed in the check cells they were given: released = {grade_id: (source, points)}."""
+    seen = {}
+    for cell in submitted.cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if grade_id in released:
+            seen[grade_id] = cell
+    notes = []
+    for grade_id, (source, points) in released.items():
+        cell = seen.get(grade_id)
+        if cell is None:
+            notes.append(f"check cell {grade_id} was deleted: put back")
+        elif cell.source.strip() != source.strip():
+            notes.append(f"check cell {grade_id} was edited: graded as released")
+        elif float(cell.metadata.nbgrader.get("points", points)) != points:
+            notes.append(f"points of {grade_id} were changed: reset")
+    return notes
 
 
 @dataclass
@@ -484,11 +495,20 @@ class Grader:
     quick: bool = True
     template: dict = field(default_factory=dict)  # relative path -> bytes of the course folder after generation
     timings: list = field(default_factory=list)  # (student, assignment, seconds)
+    jobs: int = 1  # notebooks graded at the same time, each in its own process
+    released: dict = field(default_factory=dict)  # assignment -> {check grade_id: (source, points)} as handed out
     tmp_root: str = field(default_factory=tempfile.gettempdir)  # sandboxes go here; new files in it are reported
 
     def prepare(self, work: Path) -> None:
         """Generate the course folder once and keep it in memory: every notebook is graded in a fresh copy."""
         course = make_course(self.notebooks, work / "template")
+        for path in self.notebooks:
+            released = nbformat.read(course / "release" / path.stem / path.name, as_version=4)
+            self.released[path.stem] = {
+                c.metadata.nbgrader["grade_id"]: (c.source, float(c.metadata.nbgrader["points"]))
+                for c in released.cells
+                if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata.nbgrader.get("solution")
+            }
         self.template = {
             p.relative_to(course).as_posix(): p.read_bytes()
             for p in course.rglob("*")
@@ -501,8 +521,10 @@ class Grader:
             (course / rel).parent.mkdir(parents=True, exist_ok=True)
             (course / rel).write_bytes(data)
 
-    def grade_notebook(self, work: Path, sub: Submission, aid: str, watch: list) -> tuple[dict, list[str], str]:
-        """Autograde one notebook: ({grade_id: (points, reason)}, notes, feedback html path or '')."""
+    def grade_notebook(
+        self, work: Path, sub: Submission, aid: str, watch: list
+    ) -> tuple[dict, list[str], bytes, float]:
+        """Autograde one notebook: ({grade_id: (points, reason)}, notes, nbgrader's HTML feedback, seconds)."""
         course = Path(tempfile.mkdtemp(prefix="course-", dir=work))
         sandbox = Path(tempfile.mkdtemp(prefix="sandbox-", dir=self.tmp_root))  # not in `work`: no path to the course
         notes: list[str] = []
@@ -511,17 +533,17 @@ class Grader:
             dest = course / "submitted" / sub.slug / aid / f"{aid}.ipynb"
             dest.parent.mkdir(parents=True)
             nbformat.write(sub.notebooks[aid], dest)
-            before = snapshot(watch, skip=(course, sandbox))
+            before = snapshot(watch)
             t0 = time.perf_counter()
             with Watchdog(self.notebook_timeout) as watchdog:
                 ok, log = autograde(course, aid, sub.slug, sandbox, self.cell_timeout, self.quick)
             if watchdog.fired:
                 notes.append(f"stopped after {self.notebook_timeout} s (the limit for one notebook)")
-            self.timings.append((sub.student, aid, time.perf_counter() - t0))
-            outside = changed(before, snapshot(watch, skip=(course, sandbox)))
+            seconds = time.perf_counter() - t0
+            outside = changed(before, snapshot(watch))
             if outside:
                 notes.append("wrote outside its own folder: " + ", ".join(outside[:5]))
-            notes += tampering(log)
+            notes += tampering(sub.notebooks[aid], self.released[aid])
             graded = course / "autograded" / sub.slug / aid / f"{aid}.ipynb"
             scores = {}
             if graded.is_file() and not any(n.startswith("stopped") for n in notes):
@@ -539,13 +561,8 @@ class Grader:
                 tail = " ".join(line for line in log.splitlines() if "[ERROR]" in line)[-300:]
                 notes.append("nbgrader could not grade it" + (f": {tail}" if tail else ""))
             html_path = course / "feedback" / sub.slug / aid / f"{aid}.html"
-            feedback = ""
-            if html_path.is_file():
-                target = self.out / "feedback" / sub.slug / f"{aid}.html"
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(html_path, target)
-                feedback = target.name
-            return scores, notes, feedback
+            feedback = html_path.read_bytes() if html_path.is_file() else b""  # written by grade(), after all runs
+            return scores, notes, feedback, seconds
         finally:
             shutil.rmtree(course, ignore_errors=True)
             shutil.rmtree(sandbox, ignore_errors=True)
@@ -557,14 +574,25 @@ class Grader:
         checks = {p.stem: exercises(p) for p in self.notebooks}
         watch = [(Path(submissions).resolve(), True), (self.out.resolve(), True), (work, True)]
         watch.append((Path(self.tmp_root), False))
+        tasks = [(i, aid) for i, sub in enumerate(subs) for aid in wanted if aid in sub.notebooks]
+        if self.jobs > 1 and len(tasks) > 1:  # worker processes forked from this one: nothing to pickle but indices
+            global _TASK
+            _TASK = (self, work, subs, watch)
+            with ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+                done = dict(zip(tasks, pool.map(_grade_task, tasks), strict=True))
+        else:
+            done = {(i, aid): self.grade_notebook(work, subs[i], aid, watch) for i, aid in tasks}
         results = []
-        for sub in subs:
+        for i, sub in enumerate(subs):
             rows, links = [], []
             for aid in wanted:
                 if aid in sub.notebooks:
-                    scores, notes, feedback = self.grade_notebook(work, sub, aid, watch)
+                    scores, notes, feedback, seconds = done[i, aid]
+                    self.timings.append((sub.student, aid, seconds))
                     if feedback:
-                        links.append(feedback)
+                        (self.out / "feedback" / sub.slug).mkdir(parents=True, exist_ok=True)
+                        (self.out / "feedback" / sub.slug / f"{aid}.html").write_bytes(feedback)
+                        links.append(f"{aid}.html")
                     for ex in checks[aid]:
                         points, reason = scores.get(ex.grade_id, (0.0, "check did not run"))
                         if any(n.startswith(("stopped", "wrote outside", "nbgrader could not")) for n in notes):
@@ -608,6 +636,15 @@ class Grader:
         (folder / "index.html").write_text("\n".join(body), encoding="utf-8")
 
 
+_TASK: tuple | None = None  # (grader, work, submissions, watch) for the worker processes
+
+
+def _grade_task(task: tuple[int, str]) -> tuple[dict, list[str], bytes, float]:
+    grader, work, subs, watch = _TASK
+    i, aid = task
+    return grader.grade_notebook(work, subs[i], aid, watch)
+
+
 def write_csv_atomically(rows: list[Result], path: Path) -> None:
     """The gradebook as CSV (student, exercise, points, max, reason), replaced in one step."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -634,6 +671,7 @@ def grade(
     notebook_timeout: int = 900,
     quick: bool = True,
     tmp_root: Path | None = None,
+    jobs: int = 1,
 ) -> tuple[list[Result], list]:
     """Autograde every student folder in `submissions`: out/gradebook.csv and out/feedback/<student>/."""
     submissions, out = Path(submissions), Path(out)
@@ -645,7 +683,7 @@ def grade(
     out.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(out / "feedback", ignore_errors=True)
     tmp_root = str(tmp_root or tempfile.gettempdir())
-    grader = Grader(notebooks, out, cell_timeout, notebook_timeout, quick, tmp_root=tmp_root)
+    grader = Grader(notebooks, out, cell_timeout, notebook_timeout, quick, jobs=jobs, tmp_root=tmp_root)
     work = Path(tempfile.mkdtemp(prefix="course-grading-", dir=tmp_root))
     try:
         grader.prepare(work)
@@ -671,6 +709,7 @@ def main(argv=None) -> int:
     g.add_argument("--timeout", type=int, default=300, help="seconds one cell may run (default 300)")
     g.add_argument("--notebook-timeout", type=int, default=900, help="seconds one notebook may run (default 900)")
     g.add_argument("--full", action="store_true", help="run submissions in the full profile (default: quick)")
+    g.add_argument("--jobs", type=int, default=1, help="notebooks graded at the same time (default 1)")
     args = ap.parse_args(argv)
 
     t0 = time.perf_counter()
@@ -681,7 +720,9 @@ def main(argv=None) -> int:
             print(f"student edition: {len(written)} notebooks in {args.build / 'student'} ({seconds:.1f} s)")
             return 0
         out = args.out or args.build / "grades"
-        rows, timings = grade(args.submissions, out, args.notebooks, args.timeout, args.notebook_timeout, not args.full)
+        rows, timings = grade(
+            args.submissions, out, args.notebooks, args.timeout, args.notebook_timeout, not args.full, jobs=args.jobs
+        )
     except GradingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
