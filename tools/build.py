@@ -301,6 +301,19 @@ def slides_exporter():
     return exporter
 
 
+LONG_CODE_LINES = 16  # rise.css gives the same cells (`:has(.cm-line:nth-child(16))`) the same smaller figures
+
+
+def deck_notebook(nb):
+    """The notebook as the decks show it: no test markers, and code cells of LONG_CODE_LINES lines or more tagged
+    ``slides-long-code`` (their figures are drawn smaller, so that listing and figure fit one slide)."""
+    nb = without_test_markers(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and len(cell.source.splitlines()) >= LONG_CODE_LINES:
+            cell.metadata["tags"] = [*cell.metadata.get("tags", []), "slides-long-code"]
+    return nb
+
+
 def build_slides(nb_dir: Path, out: Path) -> list[Path]:
     require_node_modules("reveal.js", "mathjax")
     notebooks = find_notebooks(nb_dir)
@@ -312,7 +325,7 @@ def build_slides(nb_dir: Path, out: Path) -> list[Path]:
     exporter = slides_exporter()
     decks = []
     for path in notebooks:
-        nb = without_test_markers(nbformat.read(path, as_version=4))
+        nb = deck_notebook(nbformat.read(path, as_version=4))
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
         deck = out / f"{path.stem}.slides.html"
         deck.write_text(body, encoding="utf-8")
