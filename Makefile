@@ -20,6 +20,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	# d2l 1.0.3 hard-pins old numpy/matplotlib/pandas/scipy/torch: install it alone; what it imports is above.
 	$(BIN)/python -m pip install -q --no-deps d2l==1.0.3
+	# jupyterlab-rise pulls in jupyterlab-mathjax3 4.3, a lab extension JupyterLab 4.6 marks incompatible (it logs
+	# "Unsatisfied version" on every page); JupyterLab renders math itself and RISE bundles its own MathJax.
+	$(BIN)/python -m pip uninstall -q -y jupyterlab-mathjax3
 	rm -f $(VENV)/.installed-*
 	touch $@
 
