@@ -137,7 +137,8 @@ class CheckedImageFolder(ImageFolder):
         self.skipped: list[tuple[str, str]] = []
         super().__init__(str(root), transform=transform, loader=rgb_loader, is_valid_file=self._keep)
         if self.skipped and verbose:
-            names = "\n  ".join(f"{p}: {why}" for p, why in self.skipped)
+            rel = {p: Path(p).relative_to(root).as_posix() for p, _ in self.skipped}  # reads the same on any machine
+            names = "\n  ".join(f"{rel[p]}: {why.replace(p, rel[p])}" for p, why in self.skipped)
             print(f"Skipped {len(self.skipped)} file(s) that are not readable images:\n  {names}")
 
     def _keep(self, path: str) -> bool:
