@@ -91,15 +91,17 @@ def mnist_small():
 REQUIRE_BROWSER = os.environ.get("COURSE_REQUIRE_BROWSER", "").strip().lower() in {"1", "true", "yes"}
 
 
-def _load_deckcheck():
-    spec = importlib.util.spec_from_file_location("course_deckcheck", TOOLS / "deckcheck.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+def load_tool(name: str):
+    """tools/<name>.py as the module course_<name>, loaded once (the tools are scripts, not a package)."""
+    key = f"course_{name}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, TOOLS / f"{name}.py")
+        sys.modules[key] = importlib.util.module_from_spec(spec)  # before exec: dataclasses look their module up
+        spec.loader.exec_module(sys.modules[key])
+    return sys.modules[key]
 
 
-_deckcheck = _load_deckcheck()
+_deckcheck = load_tool("deckcheck")
 
 
 @pytest.fixture(scope="session")

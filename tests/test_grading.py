@@ -10,29 +10,21 @@ points in the gradebook are asserted.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import re
 import shutil
-import sys
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import load_tool
 from nbformat import v4
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_03 = ROOT / "notebooks" / "03_convolutions_lenet.ipynb"  # of the quickest in the quick profile
 
 
-def _load_grading():
-    spec = importlib.util.spec_from_file_location("course_grading", ROOT / "tools" / "grading.py")
-    module = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
-    spec.loader.exec_module(module)
-    return module
-
-
-grading = _load_grading()
+grading = load_tool("grading")
 
 
 # ----------------------------------------------------------------------------------------

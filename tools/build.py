@@ -350,11 +350,18 @@ def build_slides(nb_dir: Path, out: Path) -> list[Path]:
 # ----------------------------------------------------------------------------------------
 
 
+def grading_module():
+    """tools/grading.py, loaded once as the module `course_grading` (the name tests/conftest.py gives it too)."""
+    if "course_grading" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("course_grading", TOOLS / "grading.py")
+        sys.modules[spec.name] = importlib.util.module_from_spec(spec)  # before exec: dataclasses look it up
+        spec.loader.exec_module(sys.modules[spec.name])
+    return sys.modules["course_grading"]
+
+
 def build_student(nb_dir: Path, out: Path) -> list[Path]:
     """The student edition, made by nbgrader (tools/grading.py): no solutions, no hidden tests, no outputs."""
-    spec = importlib.util.spec_from_file_location("course_grading", TOOLS / "grading.py")
-    grading = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))  # dataclasses look it up
-    spec.loader.exec_module(grading)
+    grading = grading_module()
     try:
         return grading.build_student(nb_dir, out, Path(out).parent / "nbgrader")
     except grading.GradingError as error:
