@@ -8,11 +8,18 @@ export COURSE_DATA_MIRROR
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PORT ?= 8000
 NODE_ASSETS := tools/node_modules/.package-lock.json
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 
 .PHONY: setup data lab test unit notebooks course bench clean html serve slides deck-check student grade browser lint format
 
-setup: $(STAMP)
+setup: $(STAMP) $(LAB_SETTINGS)
+
+# JupyterLab's defaults for the course (tools/jupyterlab/overrides.json): save widget state with the notebook, so a
+# saved notebook reopens with its sliders instead of "Error displaying widget".
+$(LAB_SETTINGS): tools/jupyterlab/overrides.json $(STAMP)
+	mkdir -p $(dir $@)
+	cp $< $@
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,9 +27,6 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	# d2l 1.0.3 hard-pins old numpy/matplotlib/pandas/scipy/torch: install it alone; what it imports is above.
 	$(BIN)/python -m pip install -q --no-deps d2l==1.0.3
-	# jupyterlab-rise pulls in jupyterlab-mathjax3 4.3, a lab extension JupyterLab 4.6 marks incompatible (it logs
-	# "Unsatisfied version" on every page); JupyterLab renders math itself and RISE bundles its own MathJax.
-	$(BIN)/python -m pip uninstall -q -y jupyterlab-mathjax3
 	rm -f $(VENV)/.installed-*
 	touch $@
 

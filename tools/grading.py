@@ -15,11 +15,11 @@ runs with the grader's rights: grade a real class as a separate user or in a con
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import csv
 import html
 import json
-import multiprocessing
 import os
 import re
 import shutil
@@ -27,7 +27,7 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -417,6 +417,16 @@ def changed(before: dict, after: dict) -> list[str]:
     return sorted(str(p) for p in set(before) | set(after) if before.get(p) != after.get(p))
 
 
+@contextlib.contextmanager
+def temporary_files_in(folder: Path) -> Iterator[None]:
+    """The grader's own temporary files (the kernel's connection file) in `folder`, not in the watched temp folder."""
+    saved, tempfile.tempdir = tempfile.tempdir, str(folder)
+    try:
+        yield
+    finally:
+        tempfile.tempdir = saved
+
+
 class Watchdog:
     """Kills this process's children (the notebook's kernel) when a notebook runs past `seconds`."""
 
@@ -495,7 +505,6 @@ class Grader:
     quick: bool = True
     template: dict = field(default_factory=dict)  # relative path -> bytes of the course folder after generation
     timings: list = field(default_factory=list)  # (student, assignment, seconds)
-    jobs: int = 1  # notebooks graded at the same time, each in its own process
     released: dict = field(default_factory=dict)  # assignment -> {check grade_id: (source, points)} as handed out
     tmp_root: str = field(default_factory=tempfile.gettempdir)  # sandboxes go here; new files in it are reported
 
@@ -535,7 +544,7 @@ class Grader:
             nbformat.write(sub.notebooks[aid], dest)
             before = snapshot(watch)
             t0 = time.perf_counter()
-            with Watchdog(self.notebook_timeout) as watchdog:
+            with Watchdog(self.notebook_timeout) as watchdog, temporary_files_in(course):
                 ok, log = autograde(course, aid, sub.slug, sandbox, self.cell_timeout, self.quick)
             if watchdog.fired:
                 notes.append(f"stopped after {self.notebook_timeout} s (the limit for one notebook)")
@@ -575,13 +584,9 @@ class Grader:
         watch = [(Path(submissions).resolve(), True), (self.out.resolve(), True), (work, True)]
         watch.append((Path(self.tmp_root), False))
         tasks = [(i, aid) for i, sub in enumerate(subs) for aid in wanted if aid in sub.notebooks]
-        if self.jobs > 1 and len(tasks) > 1:  # worker processes forked from this one: nothing to pickle but indices
-            global _TASK
-            _TASK = (self, work, subs, watch)
-            with ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("fork")) as pool:
-                done = dict(zip(tasks, pool.map(_grade_task, tasks), strict=True))
-        else:
-            done = {(i, aid): self.grade_notebook(work, subs[i], aid, watch) for i, aid in tasks}
+        # One notebook at a time: a second one graded alongside would have its course folder, with the solutions
+        # and hidden tests, on disk while this one's student code runs.
+        done = {(i, aid): self.grade_notebook(work, subs[i], aid, watch) for i, aid in tasks}
         results = []
         for i, sub in enumerate(subs):
             rows, links = [], []
@@ -636,15 +641,6 @@ class Grader:
         (folder / "index.html").write_text("\n".join(body), encoding="utf-8")
 
 
-_TASK: tuple | None = None  # (grader, work, submissions, watch) for the worker processes
-
-
-def _grade_task(task: tuple[int, str]) -> tuple[dict, list[str], bytes, float]:
-    grader, work, subs, watch = _TASK
-    i, aid = task
-    return grader.grade_notebook(work, subs[i], aid, watch)
-
-
 def write_csv_atomically(rows: list[Result], path: Path) -> None:
     """The gradebook as CSV (student, exercise, points, max, reason), replaced in one step."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -671,7 +667,6 @@ def grade(
     notebook_timeout: int = 900,
     quick: bool = True,
     tmp_root: Path | None = None,
-    jobs: int = 1,
 ) -> tuple[list[Result], list]:
     """Autograde every student folder in `submissions`: out/gradebook.csv and out/feedback/<student>/."""
     submissions, out = Path(submissions), Path(out)
@@ -683,7 +678,7 @@ def grade(
     out.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(out / "feedback", ignore_errors=True)
     tmp_root = str(tmp_root or tempfile.gettempdir())
-    grader = Grader(notebooks, out, cell_timeout, notebook_timeout, quick, jobs=jobs, tmp_root=tmp_root)
+    grader = Grader(notebooks, out, cell_timeout, notebook_timeout, quick, tmp_root=tmp_root)
     work = Path(tempfile.mkdtemp(prefix="course-grading-", dir=tmp_root))
     try:
         grader.prepare(work)
@@ -709,7 +704,6 @@ def main(argv=None) -> int:
     g.add_argument("--timeout", type=int, default=300, help="seconds one cell may run (default 300)")
     g.add_argument("--notebook-timeout", type=int, default=900, help="seconds one notebook may run (default 900)")
     g.add_argument("--full", action="store_true", help="run submissions in the full profile (default: quick)")
-    g.add_argument("--jobs", type=int, default=1, help="notebooks graded at the same time (default 1)")
     args = ap.parse_args(argv)
 
     t0 = time.perf_counter()
@@ -720,9 +714,7 @@ def main(argv=None) -> int:
             print(f"student edition: {len(written)} notebooks in {args.build / 'student'} ({seconds:.1f} s)")
             return 0
         out = args.out or args.build / "grades"
-        rows, timings = grade(
-            args.submissions, out, args.notebooks, args.timeout, args.notebook_timeout, not args.full, jobs=args.jobs
-        )
+        rows, timings = grade(args.submissions, out, args.notebooks, args.timeout, args.notebook_timeout, not args.full)
     except GradingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
