@@ -12,6 +12,7 @@ Skipped without a browser (tests/conftest.py), unless COURSE_REQUIRE_BROWSER=1.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -144,11 +145,14 @@ def run_all(page) -> float:
 
 
 def save(page, path: Path) -> None:
+    """Save with Ctrl+S and wait until the file on disk is new and whole (the server may still be writing it)."""
     before = path.stat().st_mtime_ns
     page.keyboard.press("Control+s")
     for _ in range(100):
         if path.stat().st_mtime_ns != before:
-            return
+            with contextlib.suppress(ValueError):
+                json.loads(path.read_text(encoding="utf-8"))
+                return
         page.wait_for_timeout(100)
     raise AssertionError(f"{path.name} was not saved")
 
