@@ -37,7 +37,6 @@ def epoch_seconds(model: nn.Module, loader, epochs: int, lr: float = 0.001) -> t
         epochs=epochs,
         device="cpu",
         verbose=False,
-        restore_best=False,
     )
     return sum(history["seconds"]) / epochs, history["train_acc"][-1]
 
