@@ -392,17 +392,14 @@ def autograde(course: Path, aid: str, sid: str, sandbox: Path, cell_timeout: int
 # ----------------------------------------------------------------------------------------
 
 
-OWN = ("sandbox-", "course-")  # the grader's own folders in its temporary folder: not watched
-
-
-def snapshot(roots: list[tuple[Path, bool]]) -> dict:
-    """Path -> (size, mtime) of the files under each (root, recursive), leaving out the grader's own folders."""
+def snapshot(roots: list[tuple[Path, bool]], skip: tuple[Path, ...] = ()) -> dict:
+    """Path -> (size, mtime) of the files under each (root, recursive), leaving out the folders in `skip`."""
     state = {}
     for root, recursive in roots:
         if not root.is_dir():
             continue
         for p in root.rglob("*") if recursive else root.iterdir():
-            if p.relative_to(root).parts[0].startswith(OWN):
+            if any(p == s or s in p.parents for s in skip):
                 continue
             try:
                 st = p.lstat()
@@ -542,14 +539,14 @@ class Grader:
             dest = course / "submitted" / sub.slug / aid / f"{aid}.ipynb"
             dest.parent.mkdir(parents=True)
             nbformat.write(sub.notebooks[aid], dest)
-            before = snapshot(watch)
+            before = snapshot(watch, skip=(course, sandbox))
             t0 = time.perf_counter()
             with Watchdog(self.notebook_timeout) as watchdog, temporary_files_in(course):
                 ok, log = autograde(course, aid, sub.slug, sandbox, self.cell_timeout, self.quick)
             if watchdog.fired:
                 notes.append(f"stopped after {self.notebook_timeout} s (the limit for one notebook)")
             seconds = time.perf_counter() - t0
-            outside = changed(before, snapshot(watch))
+            outside = changed(before, snapshot(watch, skip=(course, sandbox)))
             if outside:
                 notes.append("wrote outside its own folder: " + ", ".join(outside[:5]))
             notes += tampering(sub.notebooks[aid], self.released[aid])
@@ -583,16 +580,14 @@ class Grader:
         checks = {p.stem: exercises(p) for p in self.notebooks}
         watch = [(Path(submissions).resolve(), True), (self.out.resolve(), True), (work, True)]
         watch.append((Path(self.tmp_root), False))
-        tasks = [(i, aid) for i, sub in enumerate(subs) for aid in wanted if aid in sub.notebooks]
+        results = []
         # One notebook at a time: a second one graded alongside would have its course folder, with the solutions
         # and hidden tests, on disk while this one's student code runs.
-        done = {(i, aid): self.grade_notebook(work, subs[i], aid, watch) for i, aid in tasks}
-        results = []
-        for i, sub in enumerate(subs):
+        for sub in subs:
             rows, links = [], []
             for aid in wanted:
                 if aid in sub.notebooks:
-                    scores, notes, feedback, seconds = done[i, aid]
+                    scores, notes, feedback, seconds = self.grade_notebook(work, sub, aid, watch)
                     self.timings.append((sub.student, aid, seconds))
                     if feedback:
                         (self.out / "feedback" / sub.slug).mkdir(parents=True, exist_ok=True)
