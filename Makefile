@@ -25,8 +25,12 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
-	# d2l 1.0.3 hard-pins old numpy/matplotlib/pandas/scipy/torch: install it alone; what it imports is above.
-	$(BIN)/python -m pip install -q --no-deps d2l==1.0.3
+	# Two packages alone, without their declared dependencies (README, "Why --no-deps"): d2l 1.0.3 hard-pins old
+	# numpy/matplotlib/pandas/scipy/torch (what it imports is in pyproject.toml); jupyterlab-rise 0.43.1 requires
+	# jupyterlab-mathjax3, a JupyterLab 3 extension that JupyterLab 4 lists as incompatible, and bundles JupyterLab 4's
+	# own MathJax. A venv made before this keeps that extension: it is removed.
+	$(BIN)/python -m pip install -q --no-deps d2l==1.0.3 jupyterlab-rise==0.43.1
+	$(BIN)/python -m pip uninstall -qq -y jupyterlab-mathjax3
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -15,7 +15,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
+import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -30,19 +33,20 @@ LIVE = ("00", "01", "03")  # 01's activation explorer and 03's convolution calcu
 RUN_TIMEOUT_S = 240  # one notebook's Run All in the quick profile on a 2-core CPU
 TIMINGS = ROOT / "_build" / "artifacts" / "lab_run_all_seconds.json"
 
-# Console errors in JupyterLab and RISE that are not the course's: what each comes from, and the text to know it by.
-UPSTREAM = {
+# Console errors on RISE's page that are not the course's: where each comes from, and a pattern to know it by.
+RISE_UPSTREAM = (
     # RISE's page bundles older JupyterLab packages: the lab's federated extensions (the widget manager, nbgrader's
-    # and notebook's lab extensions) cannot be created there (jupyterlab-contrib/rise issue 119)...
-    "The getter for the shared module is not a function": "rise",
-    "Cannot access 'y' before initialization": "rise",
-    "doesn't exist in shared scope default": "rise",
+    # and notebook's lab extensions) cannot be created there (jupyterlab-contrib/rise issue 119); the minified name
+    # in "Cannot access 'x' before initialization" changes with the order the extensions happen to load in...
+    r"The getter for the shared module is not a function",
+    r"Cannot access '\w+' before initialization[\s\S]*/lab/extensions/",
+    r"doesn't exist in shared scope default",
     # ...and its @jupyter/web-components 0.13 recurse under the lab's 0.16
-    "Maximum call stack size exceeded": "rise",
+    r"Maximum call stack size exceeded",
     # RISE also asks for an optional stylesheet per notebook (files/NN_name.css): the course keeps one for all of
     # them, notebooks/rise.css, rather than seven empty files beside the notebooks
-    ".css' because its MIME type ('text/html') is not a supported stylesheet": "rise",
-}
+    r"\.css' because its MIME type \('text/html'\) is not a supported stylesheet",
+)
 
 
 def selected(paths: list[Path]) -> list[Path]:
@@ -63,15 +67,27 @@ def lab(tmp_path_factory, deckcheck, browser):
         yield url, token, folder
 
 
-def console_errors(page, bucket: list[str]):
-    """Record the page's console errors and uncaught exceptions, except the known upstream ones."""
+def console_errors(page, bucket: list[str], known: tuple[str, ...] = ()) -> None:
+    """Record the page's console errors and uncaught exceptions, except those matching a known upstream pattern."""
+    patterns = [re.compile(p) for p in known]
 
     def add(text: str) -> None:
-        if not any(known in text for known in UPSTREAM):
+        if not any(p.search(text) for p in patterns):
             bucket.append(text[:300])
 
     page.on("console", lambda m: m.type == "error" and add(f"console.error: {m.text}"))
     page.on("pageerror", lambda e: add(f"uncaught exception: {e}"))
+
+
+def test_no_lab_extension_is_incompatible():
+    """`jupyter labextension list` lists every installed extension as OK (none of JupyterLab 3's, no X)."""
+    jupyter = Path(sys.executable).with_name("jupyter")
+    listing = subprocess.run([jupyter, "labextension", "list"], capture_output=True, text=True, timeout=120)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", listing.stdout + listing.stderr)
+    extensions = [line.split()[0] for line in text.splitlines() if " enabled " in line or " disabled " in line]
+    assert "jupyterlab-rise" in extensions, f"RISE is not installed as a lab extension:\n{text}"
+    bad = [line.strip() for line in text.splitlines() if re.search(r"(enabled|disabled)\s+X\b", line)]
+    assert not bad and "incompatible" not in text, f"incompatible lab extensions:\n{text}"
 
 
 # ----------------------------------------------------------------------------------------
@@ -80,7 +96,7 @@ def console_errors(page, bucket: list[str]):
 
 
 def _optional_css(url: str) -> bool:
-    """RISE's optional per-notebook stylesheet, files/NN_name.css (see UPSTREAM)."""
+    """RISE's optional per-notebook stylesheet, files/NN_name.css (see RISE_UPSTREAM)."""
     return url.split("?")[0].endswith(".css") and "/files/" in url and not url.split("?")[0].endswith("/rise.css")
 
 
@@ -89,7 +105,7 @@ def test_every_rise_slide_fits_a_1280x720_screen(lab, browser, deckcheck):
     page = browser.new_page(viewport={"width": 1280, "height": 720})
     errors: list[str] = []
     failed: list[str] = []
-    console_errors(page, errors)
+    console_errors(page, errors, RISE_UPSTREAM)
     page.on(
         "response",
         lambda r: r.status >= 400 and not _optional_css(r.url) and errors.append(f"HTTP {r.status} for {r.url}"),
