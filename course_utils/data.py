@@ -21,10 +21,10 @@ import tempfile
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import torch
 from torch.utils.data import TensorDataset
@@ -270,7 +270,18 @@ def _unpack_caltech101(ds: DatasetSource, archive: Path, staging: Path) -> None:
         if inner is None:
             raise DatasetError(f"{archive.name} holds no 101_ObjectCategories.tar.gz")
         with z.open(inner) as f, tarfile.open(fileobj=f, mode="r|gz") as t:
-            t.extractall(staging, filter="data")
+            # tarfile's "data" filter came in Python 3.11.4: older 3.11 releases get the same refusal from _plain()
+            safety = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            t.extractall(staging, members=_plain(t, inner), **safety)
+
+
+def _plain(members: Iterable[tarfile.TarInfo], archive: str) -> Iterator[tarfile.TarInfo]:
+    """Only files and folders inside the target folder: no absolute path, no "..", no link or device."""
+    for member in members:
+        path = PurePosixPath(member.name)
+        if path.is_absolute() or ".." in path.parts or not (member.isfile() or member.isdir()):
+            raise DatasetError(f"{archive} holds {member.name!r}, which is not a plain file or folder inside it")
+        yield member
 
 
 def unreadable(data: bytes) -> str:

@@ -49,6 +49,21 @@ def _zip(members: dict[str, bytes]) -> bytes:
     return out.getvalue()
 
 
+def _caltech_zip(members: dict[str, bytes], link: tuple[str, str] | None = None) -> bytes:
+    """Caltech-101's layout: a zip holding 101_ObjectCategories.tar.gz, with these files (and a symbolic link)."""
+    tar = io.BytesIO()
+    with tarfile.open(fileobj=tar, mode="w:gz") as t:
+        for name, body in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            t.addfile(info, io.BytesIO(body))
+        if link:
+            info = tarfile.TarInfo(link[0])
+            info.type, info.linkname = tarfile.SYMTYPE, link[1]
+            t.addfile(info)
+    return _zip({"caltech-101/101_ObjectCategories.tar.gz": tar.getvalue()})
+
+
 def _archives() -> tuple[dict[str, bytes], dict[str, dict[str, str]], str]:
     """The files the server serves (by path), the idx pins of each MNIST-like set, Caltech-101's tree pin."""
     served, pins = {}, {}
@@ -66,13 +81,10 @@ def _archives() -> tuple[dict[str, bytes], dict[str, dict[str, str]], str]:
         "101_ObjectCategories/BACKGROUND_Google/image_0001.jpg": _jpeg(skdata.astronaut(), (50, 50)),
         "101_ObjectCategories/BACKGROUND_Google/tmp": b"stray",
     }
-    tar = io.BytesIO()
-    with tarfile.open(fileobj=tar, mode="w:gz") as t:
-        for name, body in caltech.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(body)
-            t.addfile(info, io.BytesIO(body))
-    served["/caltech/caltech-101.zip"] = _zip({"caltech-101/101_ObjectCategories.tar.gz": tar.getvalue()})
+    served["/caltech/caltech-101.zip"] = _caltech_zip(caltech)
+    # archives no one should unpack: a member that climbs out of the folder, a link to a file outside it
+    served["/climbs/caltech-101.zip"] = _caltech_zip(caltech | {"101_ObjectCategories/../../outside.txt": b"x"})
+    served["/links/caltech-101.zip"] = _caltech_zip(caltech, link=("101_ObjectCategories/rocket/a.jpg", "/etc/passwd"))
     manifest = "".join(f"{hashlib.sha256(body).hexdigest()}  {name}\n" for name, body in sorted(caltech.items()))
     pets = {f"PetImages/Cat/{i}.jpg": _jpeg(skdata.chelsea(), (48, 40), i) for i in range(5)}
     pets |= {f"PetImages/Dog/{i}.jpg": _jpeg(skdata.astronaut(), (40, 48), i) for i in range(5)}
@@ -223,6 +235,16 @@ def test_a_download_cut_off_or_a_truncated_archive_leaves_nothing_and_the_next_f
     assert not (root / "caltech101").exists() and _leftovers(root) == []
     monkeypatch.setenv("COURSE_URL_CALTECH101", f"{official}/caltech/caltech-101.zip")
     assert "fetched from the download" in data.fetch_one("caltech101")
+
+
+@pytest.mark.parametrize(("folder", "member"), [("climbs", "../../outside.txt"), ("links", "rocket/a.jpg")])
+def test_an_archive_member_outside_its_folder_or_a_link_is_refused(official, tmp_path, monkeypatch, folder, member):
+    monkeypatch.setenv("COURSE_URL_CALTECH101", f"{official}/{folder}/caltech-101.zip")
+    with pytest.raises(data.DatasetError, match=f"'101_ObjectCategories/{re.escape(member)}', which is not a plain"):
+        data.fetch_one("caltech101")
+    root = tmp_path / "data"
+    assert not (tmp_path / "outside.txt").exists() and not (root / "caltech101").exists()
+    assert _leftovers(root) == []
 
 
 def test_a_cut_off_idx_file_is_not_written(official, tmp_path, monkeypatch):
