@@ -43,8 +43,8 @@ LAUNCH_ARGS = [
     "--disable-dev-shm-usage",
 ]
 NO_BROWSER = (
-    "no Chromium for the browser tests: run `.venv/bin/python -m playwright install chromium` "
-    "(or install Chromium or Chrome, or set CHROMIUM=/path/to/chromium)"
+    "no Chromium for the browser tests: run `make browser` (Playwright's own Chromium, no root needed), "
+    "or install Chromium or Chrome, or set CHROMIUM=/path/to/chromium"
 )
 
 
