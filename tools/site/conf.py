@@ -30,6 +30,7 @@ mathjax_path = "mathjax/tex-chtml.js"
 html_theme = "sphinx_book_theme"
 html_title = project
 html_static_path = ["_static"]
+templates_path = ["_templates"]  # sections/sidebar-primary.html: the sidebar as a landmark
 html_css_files = ["course.css"]
 html_favicon = "_static/favicon.svg"  # else browsers ask the server for /favicon.ico
 html_show_sourcelink = False
