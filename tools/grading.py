@@ -27,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -379,11 +380,17 @@ def autograde(course: Path, aid: str, sid: str, sandbox: Path, cell_timeout: int
             "SandboxedExecute.secrets": [str(course / "gradebook.db"), str(course / "source")],
         },
     )
-    result = api.autograde(aid, sid, force=True, create=True)
-    log = result.get("log", "") + result.get("error", "")
-    if result["success"]:
-        feedback = api.generate_feedback(aid, sid, force=True)
-        log += feedback.get("log", "") + feedback.get("error", "")
+    with warnings.catch_warnings():
+        # nbgrader's own noise, which says nothing to the instructor: SQLAlchemy's "not in session" when nbgrader
+        # removes a submission it failed to grade, and nbformat's "missing an id" when it validates a notebook
+        # between its preprocessors
+        warnings.filterwarnings("ignore", r"Object of type <Submitted\w+> not in session", module="nbgrader")
+        warnings.filterwarnings("ignore", "Cell is missing an id field", module="nbformat")
+        result = api.autograde(aid, sid, force=True, create=True)
+        log = result.get("log", "") + result.get("error", "")
+        if result["success"]:
+            feedback = api.generate_feedback(aid, sid, force=True)
+            log += feedback.get("log", "") + feedback.get("error", "")
     return result["success"], log
 
 
