@@ -23,10 +23,13 @@ $(LAB_SETTINGS): tools/jupyterlab/overrides.json $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "make: $(VENV) has \
+	$$($(BIN)/python -V 2>&1); the course needs Python 3.11 or newer: rm -rf $(VENV), then name one, e.g. \
+	make PYTHON=python3.11 $(MAKECMDGOALS)"; exit 1; }
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	# Two packages alone, without their declared dependencies (README, "Why --no-deps"): d2l 1.0.3 hard-pins old
-	# numpy/matplotlib/pandas/scipy/torch (what it imports is in pyproject.toml); jupyterlab-rise 0.43.1 requires
+	# numpy/matplotlib/pandas/scipy/requests/jupyter (what it imports is in pyproject.toml); jupyterlab-rise 0.43.1 requires
 	# jupyterlab-mathjax3, a JupyterLab 3 extension that JupyterLab 4 lists as incompatible, and bundles JupyterLab 4's
 	# own MathJax. A venv made before this keeps that extension: it is removed.
 	$(BIN)/python -m pip install -q --no-deps d2l==1.0.3 jupyterlab-rise==0.43.1
@@ -48,7 +51,7 @@ lab: setup
 test: data $(NODE_ASSETS)
 	COURSE_QUICK=1 COURSE_BATCH=1 $(BIN)/python -m pytest tests notebooks $(NBVAL)
 
-unit: setup $(NODE_ASSETS)
+unit: data $(NODE_ASSETS)
 	$(BIN)/python -m pytest tests
 
 notebooks: data

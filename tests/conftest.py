@@ -119,7 +119,9 @@ def no_browser(reason: str):
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args, playwright):
+    """Chromium's launch options, once it has been seen to start (a browser that cannot start skips like none)."""
     try:
+        _deckcheck.launch(playwright, **browser_type_launch_args).close()
         return {**browser_type_launch_args, **_deckcheck.launch_options(playwright)}
     except _deckcheck.NoBrowser as error:
         no_browser(str(error))

@@ -370,3 +370,10 @@ def test_student_edition(student):
 def test_course_map_formatting():
     assert [tools.format_minutes(m) for m in (0.3, 1, 2.5, 12, 60, 75, None)] == \
         ["18 s", "1 min", "2.5 min", "12 min", "1 h", "1 h 15 min", "–"]  # fmt: skip
+
+
+def test_a_browser_that_cannot_start_is_reported_as_no_browser(playwright, deckcheck, monkeypatch):
+    """A Chromium that is there but does not start (say, without its system libraries) skips like a missing one."""
+    monkeypatch.setenv("CHROMIUM", "false")
+    with pytest.raises(deckcheck.NoBrowser, match=r"/false did not start \(.*install-deps chromium"):
+        deckcheck.launch(playwright)

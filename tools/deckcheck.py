@@ -83,6 +83,20 @@ def launch_options(playwright=None) -> dict:
     return options
 
 
+def launch(playwright, **extra):
+    """Chromium, started; NoBrowser when there is none, or when it is there but does not start."""
+    options = {**extra, **launch_options(playwright)}
+    try:
+        return playwright.chromium.launch(**options)
+    except Exception as error:  # Playwright's Error: e.g. its own build without the system libraries it needs
+        first = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+        where = options.get("executable_path") or "Playwright's Chromium"
+        raise NoBrowser(
+            f"{where} did not start ({first}): its system libraries may be missing (`sudo .venv/bin/python -m "
+            "playwright install-deps chromium` adds them), or install Chromium or Chrome, or set CHROMIUM=/path"
+        ) from error
+
+
 # ----------------------------------------------------------------------------------------
 # Measuring slides
 # ----------------------------------------------------------------------------------------
@@ -336,7 +350,7 @@ def main(argv=None) -> int:
     width, height = (int(v) for v in args.size.split("x"))
     with sync_playwright() as p:
         try:
-            browser = p.chromium.launch(**launch_options(p))
+            browser = launch(p)
         except NoBrowser as e:
             print(e, file=sys.stderr)
             return 2
