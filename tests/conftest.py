@@ -121,10 +121,11 @@ def no_browser(reason: str):
 def browser_type_launch_args(browser_type_launch_args, playwright):
     """Chromium's launch options, once it has been seen to start (a browser that cannot start skips like none)."""
     try:
-        _deckcheck.launch(playwright, **browser_type_launch_args).close()
-        return {**browser_type_launch_args, **_deckcheck.launch_options(playwright)}
+        options = {**browser_type_launch_args, **_deckcheck.launch_options(playwright)}
+        _deckcheck.launch(playwright, options).close()
     except _deckcheck.NoBrowser as error:
         no_browser(str(error))
+    return options
 
 
 @pytest.fixture(scope="session")

@@ -83,13 +83,15 @@ def launch_options(playwright=None) -> dict:
     return options
 
 
-def launch(playwright, **extra):
-    """Chromium, started; NoBrowser when there is none, or when it is there but does not start."""
-    options = {**extra, **launch_options(playwright)}
+def launch(playwright, options: dict | None = None):
+    """Chromium started with `options` (default: launch_options()); NoBrowser when there is none, or when it is
+    there but does not start."""
+    options = launch_options(playwright) if options is None else options
     try:
         return playwright.chromium.launch(**options)
     except Exception as error:  # Playwright's Error: e.g. its own build without the system libraries it needs
-        first = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+        text = str(error).strip()
+        first = text.splitlines()[0][:200] if text else type(error).__name__
         where = options.get("executable_path") or "Playwright's Chromium"
         raise NoBrowser(
             f"{where} did not start ({first}): its system libraries may be missing (`sudo .venv/bin/python -m "
