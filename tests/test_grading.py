@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import re
 import shutil
-import time
 from pathlib import Path
 
 import nbformat
@@ -129,7 +128,7 @@ def read_gradebook(path: Path) -> dict[str, dict[str, tuple[float, float, str]]]
 
 @pytest.fixture(scope="module")
 def tiny_class(tmp_path_factory):
-    """Grade the tiny notebook's class once: (gradebook, out folder, seconds, tmp root)."""
+    """Grade the tiny notebook's class once: (gradebook, out folder, tmp root)."""
     base = tmp_path_factory.mktemp("tiny_class")
     source, subs, out, tmp_root = base / "source", base / "submissions", base / "grades", base / "tmp"
     for folder in (source, tmp_root):
@@ -156,10 +155,11 @@ def tiny_class(tmp_path_factory):
     write(subs / "ivy", name, as_submitted(tiny_notebook(LOOKS_FOR_SECRETS)))
     write(subs / "jack", "Downloads/90_tiny (1).ipynb", as_submitted(tiny_notebook("raise RuntimeError('boom')")))
     write(subs / "jack", "notes.txt", raw=b"my notes")
-    t0 = time.perf_counter()
-    grading.grade(subs, out, source, cell_timeout=2, notebook_timeout=6, tmp_root=tmp_root)
-    seconds = time.perf_counter() - t0
-    return read_gradebook(out / "gradebook.csv"), out, seconds, tmp_root
+    # On an idle 2-core machine dave takes about 3 s (a kernel, a 2 s cell, the rest) and erin 9 s (nbclient waits
+    # twice the cell's limit, twice); the notebook limit is far from both even on a busy machine: that limit has a
+    # test of its own below
+    grading.grade(subs, out, source, cell_timeout=2, notebook_timeout=60, tmp_root=tmp_root)
+    return read_gradebook(out / "gradebook.csv"), out, tmp_root
 
 
 EXPECTED_TINY = {
@@ -178,19 +178,19 @@ EXPECTED_TINY = {
 
 
 def test_every_student_of_the_tiny_class_gets_the_expected_points(tiny_class):
-    book, _, _, _ = tiny_class
+    book, _, _ = tiny_class
     got = {student: (book[student]["90.1"][0], book[student]["90.2"][0]) for student in book}
     assert got == EXPECTED_TINY, {s: [r for _, _, r in book[s].values()] for s in book}
     assert all(book[s]["90.1"][1] == 1 and book[s]["90.2"][1] == 2 for s in book)
 
 
 def test_bad_submissions_get_a_reason(tiny_class):
-    book, _, _, _ = tiny_class
+    book, _, _ = tiny_class
     reasons = {student: " ".join(r for _, _, r in book[student].values()).strip() for student in book}
     assert "not a notebook" in reasons["carol"]
     assert "empty file" in reasons["carl"]
     assert "interrupted" in reasons["dave"]
-    assert "stopped after 6 s" in reasons["erin"]
+    assert "did not stop when interrupted" in reasons["erin"]
     assert "edited" in reasons["frank"]
     assert "deleted" in reasons["gina"]
     assert "wrote outside its own folder" in reasons["hank"] and "escaped.txt" in reasons["hank"]
@@ -200,7 +200,7 @@ def test_bad_submissions_get_a_reason(tiny_class):
 
 
 def test_feedback_for_every_student_and_nothing_left_behind(tiny_class):
-    book, out, _, tmp_root = tiny_class
+    book, out, tmp_root = tiny_class
     for student in book:
         page = out / "feedback" / student / "index.html"
         assert page.is_file(), f"no feedback page for {student}"
@@ -210,9 +210,18 @@ def test_feedback_for_every_student_and_nothing_left_behind(tiny_class):
     assert not left, f"grading left {left} in its temporary folder"
 
 
-def test_grading_the_tiny_class_is_quick(tiny_class):
-    _, _, seconds, _ = tiny_class
-    assert seconds < 45, f"grading 11 tiny submissions took {seconds:.0f} s"
+def test_a_notebook_past_its_time_limit_is_stopped(tmp_path):
+    """The limit for a whole notebook, reached long before the cell's own (60 s): the kernel is stopped, 0 points."""
+    source, subs, out, tmp_root = tmp_path / "source", tmp_path / "subs", tmp_path / "grades", tmp_path / "tmp"
+    for folder in (source, tmp_root):
+        folder.mkdir()
+    nbformat.write(tiny_notebook(), source / "90_tiny.ipynb")
+    write(subs / "fred", "90_tiny.ipynb", as_submitted(tiny_notebook(answer2="import time\ntime.sleep(120)")))
+    grading.grade(subs, out, source, cell_timeout=60, notebook_timeout=3, tmp_root=tmp_root)
+    book = read_gradebook(out / "gradebook.csv")
+    assert [points for points, _, _ in book["fred"].values()] == [0, 0]  # exercise 1 was right, but nothing counts
+    assert all("stopped after 3 s (the limit for one notebook)" in reason for _, _, reason in book["fred"].values())
+    assert not list(tmp_root.iterdir()), "the stopped notebook left its sandbox behind"
 
 
 # ----------------------------------------------------------------------------------------
@@ -234,18 +243,16 @@ def class_03(tmp_path_factory):
         {"ex03-2-answer": untrained, "ex03-3-answer": "# YOUR CODE HERE\nraise NotImplementedError()"},
     )
     write(subs / "partly", NOTEBOOK_03.name, partly)
-    t0 = time.perf_counter()
-    _, timings = grading.grade(subs, out, source, cell_timeout=120, notebook_timeout=300)
-    return read_gradebook(out / "gradebook.csv"), timings, time.perf_counter() - t0
+    grading.grade(subs, out, source, cell_timeout=120, notebook_timeout=300)
+    return read_gradebook(out / "gradebook.csv")
 
 
 def test_notebook_03_fully_correct_and_partly_wrong(class_03):
-    book, timings, seconds = class_03
+    book = class_03
     assert {e: p for e, (p, _, _) in book["full"].items()} == {"03.1": 1, "03.2": 1, "03.3": 1}
     assert {e: p for e, (p, _, _) in book["partly"].items()} == {"03.1": 1, "03.2": 0, "03.3": 0}
     assert book["partly"]["03.2"][2].startswith("✘ the learned kernel")  # the check's own one-line message
     assert "NotImplementedError" in book["partly"]["03.3"][2] or "not defined" in book["partly"]["03.3"][2]
-    assert all(s < 120 for _, _, s in timings), f"grading one notebook 03 took too long: {timings}"
 
 
 # ----------------------------------------------------------------------------------------

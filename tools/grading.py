@@ -570,6 +570,10 @@ class Grader:
                         points, _ = determine_grade(cell)
                         reason = "" if points else first_error(cell)
                         scores[cell.metadata.nbgrader["grade_id"]] = (float(points or 0), reason)
+            elif not ok and not notes and "CellTimeoutError" in log:
+                # nbclient interrupts a cell at the limit and waits as long again; a cell that catches the
+                # interrupt is still running then, and nbclient gives up on the whole notebook
+                notes.append(f"stopped: a cell ran past {self.cell_timeout} s and did not stop when interrupted")
             elif not ok and not notes:
                 tail = " ".join(line for line in log.splitlines() if "[ERROR]" in line)[-300:]
                 notes.append("nbgrader could not grade it" + (f": {tail}" if tail else ""))
