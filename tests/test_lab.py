@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 LIVE = ("00", "01", "03")  # 01's activation explorer and 03's convolution calculator are widgets
 RUN_TIMEOUT_S = 240  # one notebook's Run All in the quick profile on a 2-core CPU
+START_S = 20  # from the click on Run All Cells to the first queued cell
 TIMINGS = ROOT / "_build" / "artifacts" / "lab_run_all_seconds.json"
 
 # Console errors on RISE's page that are not the course's: where each comes from, and a pattern to know it by.
@@ -125,10 +126,15 @@ def test_every_rise_slide_fits_a_1280x720_screen(lab, browser, deckcheck):
 # ----------------------------------------------------------------------------------------
 
 PROMPTS_JS = """() => {
-  const cells = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell')];
+  const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+  const cells = [...panel.querySelectorAll('.jp-CodeCell')];
   const prompts = cells.map(c => (c.querySelector('.jp-InputPrompt') || {}).textContent || '');
+  const kernel = panel.querySelector('.jp-Notebook-ExecutionIndicator') || document.querySelector(
+    '.jp-Notebook-ExecutionIndicator');
   return {cells: cells.length, running: prompts.filter(p => p.includes('*')).length,
-          done: prompts.filter(p => /\\[\\d+\\]/.test(p)).length};
+          done: prompts.filter(p => /\\[\\d+\\]/.test(p)).length,
+          kernel: kernel ? kernel.getAttribute('data-status') : null,
+          dialogs: [...document.querySelectorAll('.jp-Dialog')].map(d => d.innerText.slice(0, 300))};
 }"""
 
 
@@ -146,18 +152,41 @@ def open_notebook(page, url: str, token: str, name: str) -> None:
 
 
 def run_all(page) -> float:
-    """Run > Run All Cells; wait until no cell is queued or running (all ran, or one failed): the seconds it took."""
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    start = time.monotonic()
-    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-    deadline, started = start + RUN_TIMEOUT_S, False
-    while time.monotonic() < deadline:
-        state = page.evaluate(PROMPTS_JS)
-        started = started or state["running"] > 0 or state["done"] == state["cells"]
-        if started and state["running"] == 0:
-            return time.monotonic() - start
-        page.wait_for_timeout(250)
-    raise AssertionError(f"Run All did not finish in {RUN_TIMEOUT_S} s: {page.evaluate(PROMPTS_JS)}")
+    """Run > Run All Cells; wait until the kernel is idle and no cell is queued or running: the seconds it took.
+
+    Started means a cell was queued or the kernel went busy. On a busy machine the menu's Run All Cells may be
+    disabled when it opens (the notebook is not JupyterLab's current widget yet), or a click may not reach it: the
+    menu is opened again, up to three times, when nothing started within START_S.
+    """
+    for _ in range(3):
+        page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-InputPrompt").first.click()  # the notebook has focus
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        item = page.locator(".lm-Menu-item", has=page.locator(".lm-Menu-itemLabel", has_text="Run All Cells")).first
+        start = time.monotonic()
+        if "lm-mod-disabled" in (item.get_attribute("class") or ""):
+            page.keyboard.press("Escape")
+        else:
+            item.click()
+        started = False
+        while time.monotonic() < start + RUN_TIMEOUT_S:
+            state = page.evaluate(PROMPTS_JS)
+            started = started or state["running"] > 0 or state["kernel"] == "busy"
+            if started and state["running"] == 0 and state["kernel"] == "idle":
+                return time.monotonic() - start
+            if not started and time.monotonic() > start + START_S:
+                break
+            page.wait_for_timeout(250)
+        if started:
+            raise AssertionError(lab_failure(page, f"Run All did not finish in {RUN_TIMEOUT_S} s"))
+    raise AssertionError(lab_failure(page, "Run All Cells started nothing, three times"))
+
+
+def lab_failure(page, what: str) -> str:
+    """What the page shows, for a failure's message, and its screenshot in _build/artifacts/."""
+    shot = TIMINGS.parent / "lab_failure.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shot))
+    return f"{what}: {page.evaluate(PROMPTS_JS)} (screenshot: {shot})"
 
 
 def save(page, path: Path) -> None:
