@@ -570,13 +570,14 @@ class Grader:
                         points, _ = determine_grade(cell)
                         reason = "" if points else first_error(cell)
                         scores[cell.metadata.nbgrader["grade_id"]] = (float(points or 0), reason)
-            elif not ok and not notes and "CellTimeoutError" in log:
-                # nbclient interrupts a cell at the limit and waits as long again; a cell that catches the
-                # interrupt is still running then, and nbclient gives up on the whole notebook
-                notes.append(f"stopped: a cell ran past {self.cell_timeout} s and did not stop when interrupted")
             elif not ok and not notes:
-                tail = " ".join(line for line in log.splitlines() if "[ERROR]" in line)[-300:]
-                notes.append("nbgrader could not grade it" + (f": {tail}" if tail else ""))
+                if "CellTimeoutError" in log:
+                    # nbclient interrupts a cell at the limit and waits as long again; a cell that catches the
+                    # interrupt is still running then, and nbclient gives up on the whole notebook
+                    notes.append(f"stopped: a cell ran past {self.cell_timeout} s and did not stop when interrupted")
+                else:
+                    tail = " ".join(line for line in log.splitlines() if "[ERROR]" in line)[-300:]
+                    notes.append("nbgrader could not grade it" + (f": {tail}" if tail else ""))
             html_path = course / "feedback" / sub.slug / aid / f"{aid}.html"
             feedback = html_path.read_bytes() if html_path.is_file() else b""  # written by grade(), after all runs
             return scores, notes, feedback, seconds
