@@ -126,14 +126,19 @@ def read_gradebook(path: Path) -> dict[str, dict[str, tuple[float, float, str]]]
 # ----------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def tiny_class(tmp_path_factory):
-    """Grade the tiny notebook's class once: (gradebook, out folder, tmp root)."""
-    base = tmp_path_factory.mktemp("tiny_class")
+def tiny_class_folders(base: Path) -> tuple[Path, Path, Path, Path]:
+    """Under `base`: source/ with the tiny notebook, and where submissions, grades and temporary files go."""
     source, subs, out, tmp_root = base / "source", base / "submissions", base / "grades", base / "tmp"
     for folder in (source, tmp_root):
         folder.mkdir()
     nbformat.write(tiny_notebook(), source / "90_tiny.ipynb")
+    return source, subs, out, tmp_root
+
+
+@pytest.fixture(scope="module")
+def tiny_class(tmp_path_factory):
+    """Grade the tiny notebook's class once: (gradebook, out folder, tmp root)."""
+    source, subs, out, tmp_root = tiny_class_folders(tmp_path_factory.mktemp("tiny_class"))
     name = "90_tiny.ipynb"
     write(subs / "alice", name, as_submitted(tiny_notebook()))
     write(subs / "bob", name, as_submitted(tiny_notebook("def double(x):\n    return x + x if x > 0 else 0")))
@@ -212,10 +217,7 @@ def test_feedback_for_every_student_and_nothing_left_behind(tiny_class):
 
 def test_a_notebook_past_its_time_limit_is_stopped(tmp_path):
     """The limit for a whole notebook, reached long before the cell's own (60 s): the kernel is stopped, 0 points."""
-    source, subs, out, tmp_root = tmp_path / "source", tmp_path / "subs", tmp_path / "grades", tmp_path / "tmp"
-    for folder in (source, tmp_root):
-        folder.mkdir()
-    nbformat.write(tiny_notebook(), source / "90_tiny.ipynb")
+    source, subs, out, tmp_root = tiny_class_folders(tmp_path)
     write(subs / "fred", "90_tiny.ipynb", as_submitted(tiny_notebook(answer2="import time\ntime.sleep(120)")))
     grading.grade(subs, out, source, cell_timeout=60, notebook_timeout=3, tmp_root=tmp_root)
     book = read_gradebook(out / "gradebook.csv")
