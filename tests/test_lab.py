@@ -156,17 +156,19 @@ def run_all(page) -> float:
 
     Started means a cell was queued or the kernel went busy. On a busy machine the menu's Run All Cells may be
     disabled when it opens (the notebook is not JupyterLab's current widget yet), or a click may not reach it: the
-    menu is opened again, up to three times, when nothing started within START_S.
+    menu is opened again, up to three tries in all, a second after a disabled item, START_S after a click that
+    started nothing.
     """
     for _ in range(3):
         page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-InputPrompt").first.click()  # the notebook has focus
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         item = page.locator(".lm-Menu-item", has=page.locator(".lm-Menu-itemLabel", has_text="Run All Cells")).first
-        start = time.monotonic()
         if "lm-mod-disabled" in (item.get_attribute("class") or ""):
             page.keyboard.press("Escape")
-        else:
-            item.click()
+            page.wait_for_timeout(1000)
+            continue
+        start = time.monotonic()
+        item.click()
         started = False
         while time.monotonic() < start + RUN_TIMEOUT_S:
             state = page.evaluate(PROMPTS_JS)
