@@ -16,9 +16,17 @@ T = TypeVar("T")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+ON = frozenset({"1", "true", "yes", "on"})
+
+
+def flag(name: str, environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether the on/off variable `name` is on: 1, true, yes or on (any case, spaces ignored); anything else is off."""
+    return environ.get(name, "").strip().lower() in ON
+
+
 def quick_from_env(environ: Mapping[str, str] = os.environ) -> bool:
-    """Whether COURSE_QUICK asks for the quick profile: 1, true or yes (any case); anything else is full."""
-    return environ.get("COURSE_QUICK", "0").strip().lower() in {"1", "true", "yes"}
+    """Whether COURSE_QUICK asks for the quick profile (`flag`'s spellings); anything else is full."""
+    return flag("COURSE_QUICK", environ)
 
 
 QUICK: bool = quick_from_env()
@@ -70,5 +78,5 @@ def in_notebook() -> bool:
 
 
 def batch_run() -> bool:
-    """True in a batch run (COURSE_BATCH=1: `make course`, nbval), where nothing transient is displayed."""
-    return os.environ.get("COURSE_BATCH") == "1"
+    """True in a batch run (COURSE_BATCH=1, or any of `flag`'s spellings: `make course`, nbval): nothing transient."""
+    return flag("COURSE_BATCH")

@@ -10,8 +10,18 @@ import torch
 from course_utils import env
 
 
+ON = ("1", "true", "TRUE", "yes", " Yes ", "on")
+OFF = ("0", "", "false", "no", "2", "off")
+
+
+def test_one_flag_parser_for_every_on_off_variable():
+    assert all(env.flag("COURSE_X", {"COURSE_X": v}) for v in ON)
+    assert not any(env.flag("COURSE_X", {"COURSE_X": v}) for v in OFF)
+    assert not env.flag("COURSE_X", {})
+
+
 def test_one_profile_parser_for_everything():
-    assert all(env.quick_from_env({"COURSE_QUICK": v}) for v in ("1", "true", "TRUE", "yes", " Yes "))
+    assert all(env.quick_from_env({"COURSE_QUICK": v}) for v in ON)
     assert not any(env.quick_from_env({"COURSE_QUICK": v}) for v in ("0", "", "false", "no", "2"))
     assert not env.quick_from_env({})
     assert env.by_profile(full="F", quick="Q") == ("Q" if env.QUICK else "F")
@@ -44,7 +54,9 @@ def test_set_seed_repeats_python_numpy_and_torch():
 
 def test_outside_jupyter_and_batch_flag(monkeypatch):
     assert not env.in_notebook()
-    monkeypatch.setenv("COURSE_BATCH", "1")
-    assert env.batch_run()
-    monkeypatch.setenv("COURSE_BATCH", "0")
-    assert not env.batch_run()
+    for value in ON:  # the same spellings as COURSE_QUICK, not only "1"
+        monkeypatch.setenv("COURSE_BATCH", value)
+        assert env.batch_run(), value
+    for value in OFF:
+        monkeypatch.setenv("COURSE_BATCH", value)
+        assert not env.batch_run(), value
