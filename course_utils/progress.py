@@ -1,6 +1,8 @@
 """Progress on anything slow: a text line updated in place in Jupyter, a tqdm bar in a terminal, nothing in batch runs.
 
-No widget is used in Jupyter, so a saved notebook never holds a progress bar whose model is gone when it reopens.
+`progress_style` makes that choice, once, for every kind of progress: `Progress` counts items or bytes by hand
+(downloads), `progress` wraps an iterable. No widget is used in Jupyter, so a saved notebook never holds a progress
+bar whose model is gone when it reopens.
 """
 
 from __future__ import annotations
@@ -8,11 +10,19 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from .env import batch_run, in_notebook
 
 T = TypeVar("T")
+Style = Literal["none", "line", "bar"]
+
+
+def progress_style() -> Style:
+    """How progress shows here: "none" in a batch run, "line" (plain text) in Jupyter, "bar" (tqdm) in a terminal."""
+    if batch_run():
+        return "none"
+    return "line" if in_notebook() else "bar"
 
 
 class ProgressLine:
@@ -51,17 +61,60 @@ def _length(iterable: Iterable) -> int | None:
         return None
 
 
+class Progress:
+    """Progress of one task counted by hand in items (unit "it") or bytes (unit "B"), shown as `progress_style` says."""
+
+    def __init__(self, desc: str, total: int | None = None, *, unit: str = "it") -> None:
+        self.desc, self.total, self.unit, self.done = desc, total, unit, 0
+        self.style, self.start = progress_style(), time.perf_counter()
+        self.line = ProgressLine() if self.style == "line" else None
+        self.bar = _tqdm_bar(desc, total, unit) if self.style == "bar" else None
+
+    def update(self, n: int = 1) -> None:
+        """Count `n` more items (or bytes) done."""
+        self.done += n
+        if self.bar is not None:
+            self.bar.update(n)
+        elif self.line is not None:
+            self.line.show(self._text(final=False))
+
+    def close(self) -> None:
+        """End the task: a terminal's bar is closed, a notebook's line says what was done."""
+        if self.bar is not None:
+            self.bar.close()
+        elif self.line is not None:
+            self.line.show(self._text(final=True), force=True)
+
+    def _text(self, final: bool) -> str:
+        seconds = time.perf_counter() - self.start
+        if self.unit == "B":
+            total = f"/{self.total / 1e6:.1f}" if self.total and not final else ""
+            return f"{self.desc}: {self.done / 1e6:.1f}{total} MB" + ("" if final else f" ({seconds:.0f} s)")
+        if final:
+            return f"{self.desc}: {self.done} done in {seconds:.1f} s"
+        return f"{self.desc}: {self.done}/{self.total if self.total is not None else '?'} ({seconds:.1f} s)"
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _tqdm_bar(desc: str, total: int | None, unit: str):
+    """A tqdm bar on stderr: sizes and a rate for bytes (e.g. 12.3MB/137MB), a transient bar for items."""
+    from tqdm import tqdm
+
+    if unit != "B":
+        return tqdm(desc=desc, total=total, leave=False, file=sys.stderr, ncols=90)
+    sizes = "{n_fmt}B/{total_fmt}B" if total else "{n_fmt}B"
+    bar_format = "{l_bar}{bar}| " + sizes + " [{elapsed}<{remaining}, {rate_fmt}]"
+    return tqdm(desc=desc, total=total, unit="B", unit_scale=True, file=sys.stderr, ncols=90, bar_format=bar_format)
+
+
 def progress(iterable: Iterable[T], desc: str = "", total: int | None = None) -> Iterator[T]:
     """Progress over `iterable`: text in Jupyter (ending on `desc: n done in s`), tqdm in a terminal, none in batch."""
-    if batch_run():
-        yield from iterable
-    elif in_notebook():
-        line, start, done = ProgressLine(), time.perf_counter(), 0
-        for item in line.track(iterable, desc, total):
-            done += 1
+    with Progress(desc, total if total is not None else _length(iterable)) as shown:
+        for item in iterable:
             yield item
-        line.show(f"{desc}: {done} done in {time.perf_counter() - start:.1f} s", force=True)
-    else:
-        from tqdm import tqdm
-
-        yield from tqdm(iterable, desc=desc, total=total, leave=False, file=sys.stderr, ncols=90)
+            shown.update()

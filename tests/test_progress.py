@@ -6,7 +6,7 @@ import sys
 import types
 
 from course_utils import progress as progress_module
-from course_utils.progress import ProgressLine, progress
+from course_utils.progress import Progress, ProgressLine, progress
 
 
 def test_batch_runs_show_nothing(monkeypatch, capsys):
@@ -47,3 +47,23 @@ def test_jupyter_gets_plain_text_updated_in_place(monkeypatch):
     shown.clear()
     assert list(progress(iter(range(2)), "features")) == [0, 1]
     assert shown[0][1].startswith("features: 1/?") and shown[-1][1].startswith("features: 2 done in")
+
+
+def test_one_choice_of_style_for_items_and_bytes(monkeypatch):
+    monkeypatch.setattr(progress_module, "in_notebook", lambda: False)
+    monkeypatch.setenv("COURSE_BATCH", "yes")
+    assert progress_module.progress_style() == "none"
+    monkeypatch.delenv("COURSE_BATCH")
+    assert progress_module.progress_style() == "bar"
+    monkeypatch.setattr(progress_module, "in_notebook", lambda: True)
+    assert progress_module.progress_style() == "line"
+
+
+def test_bytes_in_jupyter_read_as_megabytes(monkeypatch):
+    shown = []
+    monkeypatch.delenv("COURSE_BATCH", raising=False)
+    monkeypatch.setattr(progress_module, "in_notebook", lambda: True)
+    monkeypatch.setattr(ProgressLine, "show", lambda self, text, force=False: shown.append(text))
+    with Progress("caltech-101.zip", total=2_000_000, unit="B") as bytes_done:
+        bytes_done.update(500_000)
+    assert shown == ["caltech-101.zip: 0.5/2.0 MB (0 s)", "caltech-101.zip: 0.5 MB"]
