@@ -1,13 +1,13 @@
 """Helpers shared by the course notebooks: profile and device, data, the training loop, metrics, plots, models.
 
 `import course_utils as cu` gives the everyday names below; each lives in a module named by its concern
-(env, course, progress, download, data, folders, metrics, engine, callbacks, plots, models, features,
-checkpoints), which loads on first use.
+(env, course, progress, download, images, catalog, archives, data, tensors, folders, metrics, engine, callbacks,
+plots, models, features, checkpoints, checks), which loads on first use.
 """
 
 from importlib import import_module
 
-from .env import PROFILE, QUICK, by_profile, cache_dir, data_root, get_device, set_seed
+from .env import PROFILE, QUICK, batch_run, by_profile, cache_dir, data_root, flag, get_device, in_notebook, set_seed
 
 # The rest loads on first use: importing the package stays light, and `python -m course_utils.data` runs its
 # module only once.
@@ -16,10 +16,12 @@ _LAZY = {
     "lesson_code": "course",
     "notebook_paths": "course",
     "DatasetError": "data",
-    "TensorLoader": "data",
-    "load_mnist": "data",
-    "mnist_loaders": "data",
     "require": "data",
+    "FASHION_CLASSES": "tensors",
+    "MNIST_STATS": "tensors",
+    "TensorLoader": "tensors",
+    "load_mnist": "tensors",
+    "mnist_loaders": "tensors",
     "evaluate": "metrics",
     "fit": "engine",
     "KeepBest": "callbacks",
@@ -34,9 +36,14 @@ _LAZY = {
 _MODULES = {
     "env",
     "course",
+    "files",
     "progress",
     "download",
+    "images",
+    "catalog",
+    "archives",
     "data",
+    "tensors",
     "folders",
     "metrics",
     "engine",
@@ -45,8 +52,10 @@ _MODULES = {
     "models",
     "features",
     "checkpoints",
+    "checks",
 }
-__all__ = ["PROFILE", "QUICK", "by_profile", "cache_dir", "data_root", "get_device", "set_seed", *_LAZY, *_MODULES]
+__all__ = ["PROFILE", "QUICK", "batch_run", "by_profile", "cache_dir", "data_root", "flag", "get_device", "in_notebook"]
+__all__ += ["set_seed", *_LAZY, *_MODULES]
 
 
 def __getattr__(name: str):

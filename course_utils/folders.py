@@ -11,8 +11,11 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torchvision.datasets import ImageFolder
+
+from .files import replace_folder
+from .images import image_problem
 
 
 def label_from_name(path: Path) -> str:
@@ -95,13 +98,7 @@ def split_folder(
                 except OSError:
                     shutil.copy2(source / rel, target)
     (staging / "split.json").write_text(json.dumps(manifest, indent=1))
-    if dest.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{dest.name}-old-", dir=dest.parent))
-        os.replace(dest, old / "split")
-        os.replace(staging, dest)
-        shutil.rmtree(old)
-    else:
-        os.replace(staging, dest)
+    replace_folder(staging, dest)
     return counts
 
 
@@ -109,16 +106,6 @@ def rgb_loader(path: str) -> Image.Image:
     """Open an image as RGB, whatever its mode (grayscale, CMYK, palette, RGBA)."""
     with Image.open(path) as im:
         return im.convert("RGB")
-
-
-def _readable(path: str) -> str | None:
-    """None if the file is an image PIL can open, else the reason it is not."""
-    try:
-        with Image.open(path) as im:
-            im.verify()
-        return None
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        return f"{type(exc).__name__}: {exc}"
 
 
 class CheckedImageFolder(ImageFolder):
@@ -144,7 +131,7 @@ class CheckedImageFolder(ImageFolder):
     def _keep(self, path: str) -> bool:
         if Path(path).name.startswith("."):
             return False
-        reason = _readable(path)
+        reason = image_problem(path, decode=False)  # the headers: decoding every image here would double the reads
         if reason:
             self.skipped.append((path, reason))
-        return reason is None
+        return not reason

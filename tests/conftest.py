@@ -71,12 +71,12 @@ def as_input(lesson06):
 
 @pytest.fixture
 def mnist_small():
-    """Real MNIST, small: a shuffled training loader of 1,000 images and a valid loader of 500, fresh each time."""
-    from course_utils.data import TensorLoader, load_mnist
+    """Real MNIST, small: a shuffled loader of 1,000 training images and one of 500 valid images, fresh each time."""
+    from course_utils.tensors import TensorLoader, load_mnist
 
     def make() -> tuple[TensorLoader, TensorLoader]:
-        train = TensorLoader(load_mnist("MNIST", limit=1000, seed=0), 100, shuffle=True)
-        return train, TensorLoader(load_mnist("MNIST", train=False, limit=500, seed=0), 250)
+        train = TensorLoader(load_mnist("MNIST", split="train", limit=1000, seed=0), 100, shuffle=True)
+        return train, TensorLoader(load_mnist("MNIST", split="valid", limit=500, seed=0), 250)
 
     return make
 

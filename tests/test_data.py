@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-import torch
 
 from course_utils import data
 
@@ -34,7 +34,7 @@ def test_fetch_from_mirror_is_verified_and_idempotent(tmp_path, monkeypatch):
     mtimes = {p: p.stat().st_mtime_ns for p in raw.iterdir()}
     assert "present and verified" in data.fetch_one("MNIST")
     assert {p: p.stat().st_mtime_ns for p in raw.iterdir()} == mtimes
-    assert not list((tmp_path / "data" / "MNIST").glob(".fetch-*")), "no staging folder is left behind"
+    assert [p.name for p in (tmp_path / "data" / "MNIST").iterdir()] == ["raw"], "no staging folder is left behind"
 
 
 def test_corrupt_copy_in_data_is_replaced(tmp_path, monkeypatch):
@@ -46,6 +46,28 @@ def test_corrupt_copy_in_data_is_replaced(tmp_path, monkeypatch):
     assert data.problems(data.DATASETS["MNIST"]) == [f"wrong content (sha256) in {bad}"]
     assert "fetched from the mirror" in data.fetch_one("MNIST")
     assert data.problems(data.DATASETS["MNIST"]) == []
+    assert [p.name for p in (tmp_path / "data" / "MNIST").iterdir()] == ["raw"], "no .old copy is left behind"
+
+
+def test_a_fetch_that_fails_after_staging_leaves_the_old_copy(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_DATA_MIRROR", str(_mini_mirror(tmp_path)))
+    monkeypatch.setenv("COURSE_DATA", str(tmp_path / "data"))
+    data.fetch_one("MNIST")
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    (raw / "t10k-labels-idx1-ubyte").write_bytes(b"not mnist")
+    old = {p.name: p.read_bytes() for p in raw.iterdir()}
+    rename = os.replace
+
+    def refuse_the_staged_copy(source, dest):
+        if Path(source).name == "staged":
+            raise OSError("no space left on device")
+        rename(source, dest)
+
+    monkeypatch.setattr(os, "replace", refuse_the_staged_copy)
+    with pytest.raises(data.DatasetError, match="could not move the verified copy .* nothing changed"):
+        data.fetch_one("MNIST")
+    assert {p.name: p.read_bytes() for p in raw.iterdir()} == old, "the old copy is back where it was"
+    assert [p.name for p in raw.parent.iterdir()] == ["raw"]
 
 
 def test_no_source_fails_fast_with_a_clear_message(tmp_path):
@@ -60,8 +82,10 @@ def test_no_source_fails_fast_with_a_clear_message(tmp_path):
     )
     assert time.perf_counter() - start < 30
     assert result.returncode != 0
-    assert "Could not fetch MNIST" in result.stderr and "Could not fetch dogs-vs-cats" in result.stderr
-    assert "COURSE_DATA_MIRROR" in result.stderr and str(tmp_path / "data" / "MNIST" / "raw") in result.stderr
+    assert "Could not fetch MNIST" in result.stderr
+    assert "Could not fetch dogs-vs-cats" in result.stderr
+    assert "COURSE_DATA_MIRROR" in result.stderr
+    assert str(tmp_path / "data" / "MNIST" / "raw") in result.stderr
     assert not (tmp_path / "data" / "MNIST" / "raw").exists()
 
 
@@ -78,25 +102,3 @@ def test_missing_class_folder_is_named(tmp_path, monkeypatch):
     message = str(err.value)
     assert f"missing class folder {root / '101_ObjectCategories' / 'accordion'}" in message
     assert "make data" in message
-
-
-def test_load_mnist_in_memory_matches_torchvision():
-    from torchvision.datasets import FashionMNIST
-
-    ours = data.load_mnist("FashionMNIST", train=False, normalize=False)
-    theirs = FashionMNIST(str(data.data_root()), train=False)
-    x, y = ours.tensors
-    assert x.shape == (10000, 1, 28, 28) and x.dtype == torch.float32
-    assert torch.equal(y, theirs.targets)
-    assert torch.equal((x[:, 0] * 255).round().byte(), theirs.data)
-
-
-def test_subset_is_seeded_and_loader_covers_every_sample():
-    a = data.load_mnist("MNIST", limit=500, seed=1)
-    b = data.load_mnist("MNIST", limit=500, seed=1)
-    assert torch.equal(a.tensors[1], b.tensors[1]) and len(a) == 500
-    loader = data.TensorLoader(a, batch_size=64, shuffle=True, seed=0)
-    labels = torch.cat([y for _, y in loader])
-    assert len(loader) == 8 and torch.equal(labels.sort().values, a.tensors[1].sort().values)
-    first, second = (torch.cat([y for _, y in loader]) for _ in range(2))
-    assert not torch.equal(first, second), "each epoch is shuffled anew"

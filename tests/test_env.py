@@ -9,7 +9,6 @@ import torch
 
 from course_utils import env
 
-
 ON = ("1", "true", "TRUE", "yes", " Yes ", "on")
 OFF = ("0", "", "false", "no", "2", "off")
 
@@ -25,7 +24,7 @@ def test_one_profile_parser_for_everything():
     assert not any(env.quick_from_env({"COURSE_QUICK": v}) for v in ("0", "", "false", "no", "2"))
     assert not env.quick_from_env({})
     assert env.by_profile(full="F", quick="Q") == ("Q" if env.QUICK else "F")
-    assert env.PROFILE == ("quick" if env.QUICK else "full")
+    assert ("quick" if env.QUICK else "full") == env.PROFILE
 
 
 def test_data_and_cache_folders_follow_the_environment(monkeypatch, tmp_path):

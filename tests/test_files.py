@@ -19,9 +19,14 @@ def test_atomic_write_replaces_the_file_whole(tmp_path):
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
     path = files.write_bytes(tmp_path / "out.bin", b"old")
-    with pytest.raises(RuntimeError, match="midway"), files.atomic_write(path) as file:
-        file.write(b"half")
-        raise RuntimeError("midway")
+
+    def write_half() -> None:
+        with files.atomic_write(path) as file:
+            file.write(b"half")
+            raise RuntimeError("midway")
+
+    with pytest.raises(RuntimeError, match="midway"):
+        write_half()
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
 

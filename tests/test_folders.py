@@ -21,7 +21,8 @@ def test_split_is_deterministic_and_leaves_the_source_untouched(tmp_path, photos
     counts = split_folder(source, tmp_path / "a", {"train": 0.5, "valid": 0.3, "test": 0.2}, seed=3)
     split_folder(source, tmp_path / "b", {"train": 0.5, "valid": 0.3, "test": 0.2}, seed=3)
     assert _snapshot(source) == before
-    assert counts["train"] == {"cat": 5, "cup": 5} and counts["valid"] == {"cat": 3, "cup": 3}
+    assert counts["train"] == {"cat": 5, "cup": 5}
+    assert counts["valid"] == {"cat": 3, "cup": 3}
     a, b = (json.loads((tmp_path / d / "split.json").read_text())["plan"] for d in "ab")
     assert a == b
     files = [f for split in a.values() for fs in split.values() for f in fs]
@@ -54,7 +55,8 @@ def test_flat_kaggle_layout_is_split_by_file_name(tmp_path, photos):
         photos["chelsea"].save(flat / f"cat.{i}.jpg")
         photos["coffee"].save(flat / f"dog.{i}.jpg")
     counts = split_folder(flat, tmp_path / "split", label_of=label_from_name)
-    assert counts["train"] == {"cat": 3, "dog": 3} and counts["valid"] == {"cat": 1, "dog": 1}
+    assert counts["train"] == {"cat": 3, "dog": 3}
+    assert counts["valid"] == {"cat": 1, "dog": 1}
     assert sorted(p.name for p in flat.iterdir()) == sorted(f"{c}.{i}.jpg" for c in ("cat", "dog") for i in range(4))
 
 
@@ -66,9 +68,12 @@ def test_bad_files_are_named_and_skipped_and_modes_become_rgb(tmp_path, photos, 
     photos["coffee"].convert("CMYK").save(root / "cup" / "cmyk.jpg")
     ds = CheckedImageFolder(root)
     out = capsys.readouterr().out
-    assert "Skipped 2 file(s)" in out and "cat/notes.txt" in out and "cat/broken.jpg" in out
+    assert "Skipped 2 file(s)" in out
+    assert "cat/notes.txt" in out
+    assert "cat/broken.jpg" in out
     assert str(tmp_path) not in out, "the report names files relative to the folder, the same on every machine"
-    assert len(ds) == 8 and ds.classes == ["cat", "cup"]
+    assert len(ds) == 8
+    assert ds.classes == ["cat", "cup"]
     assert {ds[i][0].mode for i in range(len(ds))} == {"RGB"}
 
 

@@ -19,7 +19,9 @@ def test_a_terminal_gets_a_tqdm_bar_on_stderr(monkeypatch, capsys):
     monkeypatch.delenv("COURSE_BATCH", raising=False)
     assert list(progress(range(3), "work")) == [0, 1, 2]
     captured = capsys.readouterr()
-    assert captured.out == "" and "work:" in captured.err and "it/s" in captured.err  # a bar, cleared when done
+    assert captured.out == ""
+    assert "work:" in captured.err
+    assert "it/s" in captured.err
 
 
 def test_jupyter_gets_plain_text_updated_in_place(monkeypatch):
@@ -30,7 +32,9 @@ def test_jupyter_gets_plain_text_updated_in_place(monkeypatch):
             shown.append(("update", data["text/plain"]))
 
     def display(data, raw, display_id):
-        assert raw and display_id and set(data) == {"text/plain"}  # plain text: nothing a saved notebook orphans
+        assert raw
+        assert display_id
+        assert set(data) == {"text/plain"}
         shown.append(("display", data["text/plain"]))
         return Handle()
 
@@ -46,7 +50,8 @@ def test_jupyter_gets_plain_text_updated_in_place(monkeypatch):
     ]
     shown.clear()
     assert list(progress(iter(range(2)), "features")) == [0, 1]
-    assert shown[0][1].startswith("features: 1/?") and shown[-1][1].startswith("features: 2 done in")
+    assert shown[0][1].startswith("features: 1/?")
+    assert shown[-1][1].startswith("features: 2 done in")
 
 
 def test_one_choice_of_style_for_items_and_bytes(monkeypatch):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import nbformat
+import pytest
 
 from course_utils.scripts import run_notebooks
 
@@ -20,3 +23,20 @@ def test_a_notebook_is_executed_in_place_with_batch_settings(tmp_path, monkeypat
     assert outputs[0]["text"] == "1 42\n"
     assert "00_tiny.ipynb (quick profile)" in capsys.readouterr().out
     assert [p.name for p in tmp_path.iterdir()] == ["00_tiny.ipynb"]  # no temporary file left
+
+
+def test_a_write_that_fails_leaves_the_notebook_as_it_was(tmp_path, monkeypatch):
+    path = tmp_path / "00_tiny.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("6 * 7")]), path)
+    before = path.read_bytes()
+
+    def write_half(nb, file):
+        file.write('{"cells": [')
+        raise OSError("disk full")
+
+    monkeypatch.setattr(run_notebooks.nbformat, "write", write_half)
+    monkeypatch.setattr(run_notebooks, "NotebookClient", lambda nb, **options: SimpleNamespace(execute=lambda: nb))
+    with pytest.raises(OSError, match="disk full"):
+        run_notebooks.run(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["00_tiny.ipynb"]  # no half-written temporary file beside it

@@ -20,6 +20,7 @@ from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
 from ..course import notebook_paths
 from ..env import quick_from_env
+from ..files import atomic_write
 
 
 def run(path: Path) -> float:
@@ -30,9 +31,8 @@ def run(path: Path) -> float:
     client.execute()
     seconds = time.perf_counter() - start
     nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})
-    tmp = path.with_suffix(".ipynb.tmp")
-    nbformat.write(nb, tmp)
-    os.replace(tmp, path)
+    with atomic_write(path, "w", encoding="utf-8") as file:
+        nbformat.write(nb, file)
     return seconds
 
 
