@@ -21,13 +21,18 @@ $(LAB_SETTINGS): tools/jupyterlab/overrides.json $(STAMP)
 	mkdir -p $(dir $@)
 	cp $< $@
 
+# PyTorch: the CPU build (~0.3 GB with torchvision) where there is no NVIDIA GPU, pip's default where there is one (on
+# Linux the CUDA build, ~3.7 GB with its NVIDIA libraries); TORCH=cpu|cuda chooses. torch_index.py prints the pip
+# arguments, and falls back to the default index within seconds where PyTorch's CPU index does not answer.
+TORCH ?= auto
+
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "make: $(VENV) has \
 	$$($(BIN)/python -V 2>&1); the course needs Python 3.11 or newer: rm -rf $(VENV), then name one, e.g. \
 	make PYTHON=python3.11 $(MAKECMDGOALS)"; exit 1; }
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev]' $$($(BIN)/python course_utils/scripts/torch_index.py --torch='$(TORCH)')
 	# Two packages alone, without their declared dependencies (README, "Why --no-deps"): d2l 1.0.3 hard-pins old
 	# numpy/matplotlib/pandas/scipy/requests/jupyter (what it imports is in pyproject.toml); jupyterlab-rise 0.43.1 requires
 	# jupyterlab-mathjax3, a JupyterLab 3 extension that JupyterLab 4 lists as incompatible, and bundles JupyterLab 4's
