@@ -39,11 +39,17 @@ def hub_with_stand_ins(tmp_path, monkeypatch):
     return checkpoints
 
 
+SMALL_IMAGES = ("IMAGE_SIZE = 224", "IMAGE_SIZE = 64")  # the path is what is tested, not the named backbone's speed
+
+
 def run_notebook(name: str) -> str:
     """Execute a copy of a course notebook up to its exercises (their checks ask for accuracies that random
-    stand-in features cannot give); the kernel inherits this environment. Return all its text output."""
+    stand-in features cannot give), on 64-pixel photos; the kernel inherits this environment. Return its text."""
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     nb.cells = nb.cells[: next(i for i, c in enumerate(nb.cells) if c.source.startswith("## Exercises"))]
+    settings = [c for c in nb.cells if c.cell_type == "code" and SMALL_IMAGES[0] in c.source]
+    assert len(settings) == 1, f"{name}: no single settings cell sets {SMALL_IMAGES[0]!r}"
+    settings[0].source = settings[0].source.replace(*SMALL_IMAGES)
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
     texts = []
     for cell in nb.cells:
