@@ -1,9 +1,13 @@
 """Opening the course's pages in Chromium for the tests: what goes wrong while they load, their images, math, links
-and anchors (tests/test_instructor.py; the PageWatch class also serves the page_watch fixture of conftest.py)."""
+and anchors (tests/test_instructor.py; PageWatch also serves the page_watch fixture of conftest.py), the console
+errors of JupyterLab's pages and its REST API (tests/test_lab.py)."""
 
 from __future__ import annotations
 
 import functools
+import json
+import re
+import urllib.request
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urldefrag, urlsplit
@@ -141,3 +145,23 @@ def broken_internal_links(links: list[str], base_url: str, root: Path) -> list[s
         elif fragment and unquote(fragment) not in ids_in(target):
             broken.append(f"{link} (no anchor #{fragment} in {rel})")
     return broken
+
+
+def console_errors(page, bucket: list[str], known: tuple[str, ...] = ()) -> None:
+    """Record the page's console errors and uncaught exceptions, except those matching a known upstream pattern."""
+    patterns = [re.compile(p) for p in known]
+
+    def add(text: str) -> None:
+        if not any(p.search(text) for p in patterns):
+            bucket.append(text[:300])
+
+    page.on("console", lambda m: m.type == "error" and add(f"console.error: {m.text}"))
+    page.on("pageerror", lambda e: add(f"uncaught exception: {e}"))
+
+
+def api(url: str, token: str, path: str, method: str = "GET") -> object:
+    """JupyterLab's REST API: the JSON answer to METHOD /api/PATH (None when it is empty)."""
+    req = urllib.request.Request(f"{url}/api/{path}", method=method, headers={"Authorization": f"token {token}"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        body = r.read()
+    return json.loads(body) if body else None

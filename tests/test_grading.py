@@ -1,11 +1,11 @@
-"""The student edition and the grading of a class (python -m tools.grading, nbgrader).
+"""The grading of a class (python -m tools.grading grade, nbgrader).
 
-Two synthetic classes are graded, each by one call of the grader: notebook 03 of the course in the quick profile (a
-fully correct and a partly wrong submission) by its command line, as `make grade` does, in a process that runs while
-the other tests do; and a tiny exercise notebook made here for the slow and hostile cases (a crash, endless loops,
-edited and deleted check cells, a submission that looks for the hidden tests and the gradebook, one that writes
-outside its folder, files that are no notebook). Every student's points in the gradebook are asserted. The student
-edition checked here is the session's build (tests/conftest.py), the one tests/test_instructor.py checks too.
+Synthetic classes are graded, each by one run of the grader's command line, as `make grade` does, in a process of
+its own that runs while the other tests do (tests/conftest.py: background): notebook 03 of the course in the quick
+profile (a fully correct and a partly wrong submission), and a tiny exercise notebook made here for the slow and
+hostile cases (a crash, endless loops, edited and deleted check cells, a submission that looks for the hidden tests
+and the gradebook, one that writes outside its folder, files that are no notebook, one past the limit for a whole
+notebook). Every student's points in the gradebook are asserted. The student edition: tests/test_student_edition.py.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from conftest import Job, finished, starts_in_background
 from nbformat import v4
 
 from tools.gradebook import read_gradebook
-from tools.grader import grade
 from tools.paths import NOTEBOOKS
 
 NOTEBOOK_03 = NOTEBOOKS / "03_convolutions_lenet.ipynb"  # of the quickest in the quick profile
@@ -126,10 +125,25 @@ def tiny_class_folders(base: Path) -> tuple[Path, Path, Path, Path]:
     return source, subs, out, tmp_root
 
 
-@pytest.fixture(scope="module")
-def tiny_class(tmp_path_factory):
-    """Grade the tiny notebook's class once: (gradebook, out folder, tmp root)."""
-    source, subs, out, tmp_root = tiny_class_folders(tmp_path_factory.mktemp("tiny_class"))
+def start_grading(job: Job, source: Path, timeout: int, notebook_timeout: int) -> None:
+    """`python -m tools.grading grade` of job.folder/submissions into job.folder/grades, as `make grade` runs it, with
+    job.folder/tmp as its temporary folder: not the machine's /tmp, where what other programs write is not its doing."""
+    args = ["-m", "tools.grading", "--notebooks", str(source), "grade", str(job.folder / "submissions")]
+    args += ["--out", str(job.folder / "grades"), "--timeout", str(timeout)]
+    args += ["--notebook-timeout", str(notebook_timeout)]
+    job.start("grading", args, env={"TMPDIR": str(job.folder / "tmp")})
+
+
+def graded(job: Job) -> tuple[dict, Path, Path]:
+    """Once the job's grading is done: (its gradebook, its grades folder, its temporary folder)."""
+    folder = finished(job)
+    return read_gradebook(folder / "grades" / "gradebook.csv"), folder / "grades", folder / "tmp"
+
+
+@starts_in_background("tiny_class")
+def start_tiny_class(job: Job) -> None:
+    """The tiny notebook's class, graded once while the other tests run."""
+    source, subs, _, _ = tiny_class_folders(job.folder)
     name = "90_tiny.ipynb"
     write(subs / "alice", name, as_submitted(tiny_notebook()))
     write(subs / "bob", name, as_submitted(tiny_notebook("def double(x):\n    return x + x if x > 0 else 0")))
@@ -154,8 +168,13 @@ def tiny_class(tmp_path_factory):
     # On an idle 2-core machine dave takes about 3 s (a kernel, a 2 s cell, the rest) and erin 9 s (nbclient waits
     # twice the cell's limit, twice); the notebook limit is far from both even on a busy machine: that limit has a
     # test of its own below
-    grade(subs, out, source, cell_timeout=2, notebook_timeout=60, tmp_root=tmp_root)
-    return read_gradebook(out / "gradebook.csv"), out, tmp_root
+    start_grading(job, source, timeout=2, notebook_timeout=60)
+
+
+@pytest.fixture(scope="module")
+def tiny_class(background) -> tuple[dict, Path, Path]:
+    """The tiny notebook's class, graded: (gradebook, out folder, tmp root)."""
+    return graded(background["tiny_class"])
 
 
 EXPECTED_TINY = {
@@ -208,12 +227,23 @@ def test_feedback_for_every_student_and_nothing_left_behind(tiny_class):
     assert not left, f"grading left {left} in its temporary folder"
 
 
-def test_a_notebook_past_its_time_limit_is_stopped(tmp_path):
-    """The limit for a whole notebook, reached long before the cell's own (60 s): the kernel is stopped, 0 points."""
-    source, subs, out, tmp_root = tiny_class_folders(tmp_path)
+@starts_in_background("stopped_class")
+def start_stopped_class(job: Job) -> None:
+    """A class of one whose notebook runs past the limit for a whole notebook, graded while the other tests run."""
+    source, subs, _, _ = tiny_class_folders(job.folder)
     write(subs / "fred", "90_tiny.ipynb", as_submitted(tiny_notebook(answer2="import time\ntime.sleep(120)")))
-    grade(subs, out, source, cell_timeout=60, notebook_timeout=3, tmp_root=tmp_root)
-    book = read_gradebook(out / "gradebook.csv")
+    start_grading(job, source, timeout=60, notebook_timeout=3)
+
+
+@pytest.fixture
+def stopped_class(background) -> tuple[dict, Path, Path]:
+    """That class, graded: (gradebook, out folder, tmp root)."""
+    return graded(background["stopped_class"])
+
+
+def test_a_notebook_past_its_time_limit_is_stopped(stopped_class):
+    """The limit for a whole notebook, reached long before the cell's own (60 s): the kernel is stopped, 0 points."""
+    book, _, tmp_root = stopped_class
     assert [points for points, _, _ in book["fred"].values()] == [0, 0]  # exercise 1 was right, but nothing counts
     assert all("stopped after 3 s (the limit for one notebook)" in reason for _, _, reason in book["fred"].values())
     assert not list(tmp_root.iterdir()), "the stopped notebook left its sandbox behind"
@@ -241,19 +271,16 @@ def class_03_submissions(base: Path) -> tuple[Path, Path]:
 
 @starts_in_background("class_03")
 def start_class_03(job: Job) -> None:
-    """Notebook 03's class graded quick by the command line, as `make grade` does, while the other tests run."""
-    source, subs = class_03_submissions(job.folder)
-    tmp_root = job.folder / "tmp"  # not the machine's /tmp: what other programs write there is not this class's doing
-    tmp_root.mkdir()
-    job.start("grading", ["-m", "tools.grading", "--notebooks", str(source), "grade", str(subs),
-                          "--out", str(job.folder / "grades"), "--timeout", "120", "--notebook-timeout", "300"],
-              env={"TMPDIR": str(tmp_root)})  # fmt: skip
+    """Notebook 03's class graded in the quick profile while the other tests run."""
+    source, _ = class_03_submissions(job.folder)
+    (job.folder / "tmp").mkdir()
+    start_grading(job, source, timeout=120, notebook_timeout=300)
 
 
 @pytest.fixture(scope="module")
-def class_03(background):
+def class_03(background) -> dict:
     """The gradebook of notebook 03's class, once its grading has finished."""
-    return read_gradebook(finished(background["class_03"]) / "grades" / "gradebook.csv")
+    return graded(background["class_03"])[0]
 
 
 def test_notebook_03_fully_correct_and_partly_wrong(class_03):

@@ -20,21 +20,22 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from pages import api, console_errors
 
 from course_utils.course import notebook_paths
 from tools.lab_server import jupyter_lab
 from tools.paths import BUILD, NOTEBOOKS
-from tools.slidefit import check_rise
+from tools.slidefit import check_rise, rise_url
 from tools.waiting import wait_for
 
 LIVE = ("00", "01", "03")  # 01's activation explorer and 03's convolution calculator are widgets
 RUN_TIMEOUT_S = 240  # one notebook's Run All in the quick profile on a 2-core CPU
 START_S = 20  # from the click on Run All Cells to the first queued cell
+RISE_AT_ONCE = 3  # notebooks loading in RISE side by side: the browser and the kernels use both cores
 TIMINGS = BUILD / "artifacts" / "lab_run_all_seconds.json"
 
 # Console errors on RISE's page that are not the course's: where each comes from, and a pattern to know it by.
@@ -77,18 +78,6 @@ def pause(page) -> Callable[[float], None]:
     return lambda seconds: page.wait_for_timeout(seconds * 1000)
 
 
-def console_errors(page, bucket: list[str], known: tuple[str, ...] = ()) -> None:
-    """Record the page's console errors and uncaught exceptions, except those matching a known upstream pattern."""
-    patterns = [re.compile(p) for p in known]
-
-    def add(text: str) -> None:
-        if not any(p.search(text) for p in patterns):
-            bucket.append(text[:300])
-
-    page.on("console", lambda m: m.type == "error" and add(f"console.error: {m.text}"))
-    page.on("pageerror", lambda e: add(f"uncaught exception: {e}"))
-
-
 def test_no_lab_extension_is_incompatible():
     """`jupyter labextension list` lists every installed extension as OK (none of JupyterLab 3's, no X)."""
     jupyter = Path(sys.executable).with_name("jupyter")
@@ -111,21 +100,37 @@ def _optional_css(url: str) -> bool:
     return url.split("?")[0].endswith(".css") and "/files/" in url and not url.split("?")[0].endswith("/rise.css")
 
 
-def test_every_rise_slide_fits_a_1280x720_screen(lab, browser):
-    url, token, folder = lab
+def rise_page(browser, errors: list[str]):  # -> a Playwright Page
+    """A page at 1280×720 that records in `errors` what the course can avoid (known upstream errors left out)."""
     page = browser.new_page(viewport={"width": 1280, "height": 720})
-    errors: list[str] = []
-    failed: list[str] = []
     console_errors(page, errors, RISE_UPSTREAM)
     page.on(
         "response",
         lambda r: r.status >= 400 and not _optional_css(r.url) and errors.append(f"HTTP {r.status} for {r.url}"),
     )
     page.on("request", lambda r: "127.0.0.1" not in r.url and errors.append(f"request leaves this machine: {r.url}"))
+    return page
+
+
+def test_every_rise_slide_fits_a_1280x720_screen(lab, browser):
+    """Each notebook in RISE, RISE_AT_ONCE of them loading side by side (a page and a kernel each), measured in turn."""
+    url, token, folder = lab
+    errors: list[str] = []
+    names = [nb.name for nb in notebook_paths(folder)]
+    pages = {}
+
+    def start(name: str) -> None:
+        pages[name] = rise_page(browser, errors)
+        pages[name].goto(rise_url(url, token, name), wait_until="commit")
+
+    for name in names[:RISE_AT_ONCE]:
+        start(name)
     fits = []
-    for nb in notebook_paths(folder):
-        fits += check_rise(page, url, token, nb.name)
-    page.close()
+    for i, name in enumerate(names):
+        fits += check_rise(pages[name], url, token, name, load=False)
+        pages.pop(name).close()
+        if i + RISE_AT_ONCE < len(names):
+            start(names[i + RISE_AT_ONCE])
     failed = [f.describe() for f in fits if f.overflows or f.small_code]
     assert not failed, f"{len(failed)} of {len(fits)} RISE slides do not fit 1280×720:\n" + "\n".join(failed)
     assert not errors, "RISE: errors the course can avoid:\n" + "\n".join(sorted(set(errors)))
@@ -146,13 +151,6 @@ PROMPTS_JS = """() => {
           kernel: kernel ? kernel.getAttribute('data-status') : null,
           dialogs: [...document.querySelectorAll('.jp-Dialog')].map(d => d.innerText.slice(0, 300))};
 }"""
-
-
-def api(url: str, token: str, path: str, method: str = "GET"):
-    req = urllib.request.Request(f"{url}/api/{path}", method=method, headers={"Authorization": f"token {token}"})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        body = r.read()
-    return json.loads(body) if body else None
 
 
 def open_notebook(page, url: str, token: str, name: str) -> None:

@@ -160,16 +160,24 @@ def check_deck(page, url: str, load: bool = True) -> list[SlideFit]:  # page: a 
     return _fits(Path(url).name.split(".")[0], page.evaluate(DECK_JS))
 
 
-def open_rise(page, lab_url: str, token: str, notebook: str, timeout_ms: int = 60_000) -> None:
-    """Open `notebook` (relative to the server's root) in RISE and wait for its slides and figures."""
-    page.goto(f"{lab_url}/rise/{notebook}?token={token}")
+def rise_url(lab_url: str, token: str, notebook: str) -> str:
+    """The address of `notebook` (relative to the server's root) presented with RISE."""
+    return f"{lab_url}/rise/{notebook}?token={token}"
+
+
+def open_rise(page, lab_url: str, token: str, notebook: str, *, timeout_ms: int = 60_000, load: bool = True) -> None:
+    """Open `notebook` in RISE (unless `load` is False: it is loading in `page` already) and wait for its slides and
+    figures."""
+    if load:
+        page.goto(rise_url(lab_url, token, notebook))
     page.wait_for_selector(".reveal.ready .slides section", state="attached", timeout=timeout_ms)
     page.wait_for_load_state("networkidle", timeout=timeout_ms)
 
 
-def check_rise(page, lab_url: str, token: str, notebook: str) -> list[SlideFit]:
-    """Every slide of `notebook` presented with RISE, measured in `page`."""
-    open_rise(page, lab_url, token, notebook)
+def check_rise(page, lab_url: str, token: str, notebook: str, load: bool = True) -> list[SlideFit]:
+    """Every slide of `notebook` presented with RISE, measured in `page` (where it is loading already unless
+    `load`)."""
+    open_rise(page, lab_url, token, notebook, load=load)
     return _fits(Path(notebook).stem, page.evaluate(RISE_JS))
 
 
