@@ -4,6 +4,8 @@ its reading of submissions and its gradebook."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -12,8 +14,10 @@ from nbformat import v4
 
 from tools import build, grading
 from tools.browser import NoBrowser, launch
+from tools.deckcheck import NothingToCheck, measure_decks
 from tools.feedback import write_student_page
 from tools.gradebook import read_gradebook, totals, write_gradebook
+from tools.lab_server import free_port, lab_environment, wait_until_up
 from tools.outcomes import CheckResult, NotebookGrade, Outcome, Result
 from tools.scoring import exercise_rows
 from tools.submissions import Exercise, match_assignment, read_notebook, slug
@@ -57,6 +61,29 @@ def test_wait_for_returns_the_first_true_value_or_none_when_time_runs_out():
     assert wait_for(lambda: next(values), 5, every_s=0.25, sleep=naps.append) == "ready"
     assert naps == [0.25, 0.25]
     assert wait_for(lambda: False, 0.05, every_s=0.01) is None
+
+
+def test_a_deck_check_of_a_folder_without_decks_says_what_to_run(tmp_path):
+    with pytest.raises(NothingToCheck, match=r"no decks in .*: run `make slides`"):
+        measure_decks(None, tmp_path)  # stops before it needs a page
+
+
+def test_the_lab_gets_its_own_settings_and_the_environment_asked_for(monkeypatch):
+    monkeypatch.setenv("COURSE_BATCH", "1")
+    env = lab_environment("/lab-home", {"COURSE_BATCH": None, "COURSE_QUICK": "1"})
+    assert "COURSE_BATCH" not in env  # None removes a name
+    assert env["COURSE_QUICK"] == "1"
+    assert env["JUPYTERLAB_SETTINGS_DIR"] == "/lab-home/settings"
+
+
+def test_a_lab_that_exits_before_it_answers_is_reported_with_its_log(tmp_path):
+    """Even when it exits with status 0: a server that is gone did not start."""
+    with open(tmp_path / "lab.log", "w+") as log:
+        log.write("the server's last words\n")
+        log.flush()
+        proc = subprocess.Popen([sys.executable, "-c", "pass"])
+        with pytest.raises(RuntimeError, match="JupyterLab did not start:\nthe server's last words"):
+            wait_until_up(proc, f"http://127.0.0.1:{free_port()}", "token", log, timeout=60)
 
 
 # ----------------------------------------------------------------------------------------

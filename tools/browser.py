@@ -6,6 +6,10 @@ import contextlib
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Playwright
 
 LAUNCH_ARGS = [
     "--no-sandbox",
@@ -28,7 +32,7 @@ class NoBrowser(RuntimeError):
     """No Chromium to drive (the message says how to get one)."""
 
 
-def chromium_executable(playwright=None) -> str | None:  # playwright: Playwright's sync API object, when started
+def chromium_executable(playwright: Playwright | None = None) -> str | None:
     """$CHROMIUM, else Playwright's own Chromium when installed, else one on PATH.
 
     Returns the path to launch with, "" for Playwright's own browser, or None when there is none.
@@ -45,7 +49,7 @@ def chromium_executable(playwright=None) -> str | None:  # playwright: Playwrigh
     return next((shutil.which(name) for name in ON_PATH if shutil.which(name)), None)
 
 
-def launch_options(playwright=None) -> dict:
+def launch_options(playwright: Playwright | None = None) -> dict:
     """Keyword arguments for ``playwright.chromium.launch``; NoBrowser when there is no browser."""
     path = chromium_executable(playwright)
     if path is None:
@@ -56,7 +60,7 @@ def launch_options(playwright=None) -> dict:
     return options
 
 
-def launch(playwright, options: dict | None = None):  # -> playwright's Browser
+def launch(playwright: Playwright, options: dict | None = None) -> Browser:
     """Chromium started with `options` (default: launch_options()); NoBrowser when there is none, or when it is
     there but does not start."""
     options = launch_options(playwright) if options is None else options

@@ -6,12 +6,16 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import GradingError
 from .paths import NBGRADER_CONFIG
 
+if TYPE_CHECKING:
+    from nbgrader.apps import NbGraderAPI
 
-def nbgrader_api(course: Path, **overrides: object):  # -> nbgrader.apps.NbGraderAPI
+
+def nbgrader_api(course: Path, **overrides: object) -> NbGraderAPI:
     """nbgrader's API on the course folder: its nbgrader_config.py, then `overrides` ({"Execute.timeout": 5})."""
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory

@@ -19,6 +19,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from course_utils.course import notebook_paths
 
@@ -27,12 +28,15 @@ from .lab_server import jupyter_lab
 from .paths import BUILD, NOTEBOOKS
 from .slidefit import SIZE, SlideFit, check_deck, check_rise, report
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
 
 class NothingToCheck(RuntimeError):
     """No deck or notebook in the folder named (the message says what to run)."""
 
 
-def measure_decks(page, folder: Path | None) -> list[SlideFit]:  # page: a Playwright Page
+def measure_decks(page: Page, folder: Path | None) -> list[SlideFit]:
     """Every slide of every exported deck in `folder` (default _build/slides)."""
     folder = (folder or BUILD / "slides").resolve()
     decks = sorted(folder.glob("*.slides.html"))
@@ -41,7 +45,7 @@ def measure_decks(page, folder: Path | None) -> list[SlideFit]:  # page: a Playw
     return [fit for deck in decks for fit in check_deck(page, deck.as_uri())]
 
 
-def measure_rise(page, folder: Path | None) -> list[SlideFit]:
+def measure_rise(page: Page, folder: Path | None) -> list[SlideFit]:
     """Every slide of every notebook in `folder` (default notebooks/) in RISE, in a JupyterLab on a copy."""
     folder = (folder or NOTEBOOKS).resolve()
     fits: list[SlideFit] = []

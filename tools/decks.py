@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 
@@ -12,12 +13,15 @@ from .notebooks import find_notebooks, notebook_title, without_test_markers
 from .paths import TOOLS
 from .templates import render
 
+if TYPE_CHECKING:
+    from nbconvert import SlidesExporter
+
 LONG_CODE_LINES = 16  # rise.css gives the same cells (`:has(.cm-line:nth-child(16))`) the same smaller figures
 
 
-def slides_exporter():  # -> nbconvert.SlidesExporter, imported only when decks are built
+def slides_exporter() -> SlidesExporter:
     """nbconvert's SlidesExporter with the course's template: a 1280×720 frame, local reveal.js and MathJax."""
-    from nbconvert import SlidesExporter
+    from nbconvert import SlidesExporter  # imported only when decks are built
 
     exporter = SlidesExporter(
         template_name="course_reveal",

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 SIZE = (1280, 720)
 MIN_CODE_PX = 14
@@ -153,7 +157,7 @@ def _fits(deck: str, rows: list[dict]) -> list[SlideFit]:
     ]
 
 
-def check_deck(page, url: str, load: bool = True) -> list[SlideFit]:  # page: a Playwright Page
+def check_deck(page: Page, url: str, load: bool = True) -> list[SlideFit]:
     """Every slide of the exported deck at `url`, measured in `page` (where it is open already unless `load`)."""
     if load:
         page.goto(url)
@@ -165,7 +169,9 @@ def rise_url(lab_url: str, token: str, notebook: str) -> str:
     return f"{lab_url}/rise/{notebook}?token={token}"
 
 
-def open_rise(page, lab_url: str, token: str, notebook: str, *, timeout_ms: int = 60_000, load: bool = True) -> None:
+def open_rise(
+    page: Page, lab_url: str, token: str, notebook: str, *, timeout_ms: int = 60_000, load: bool = True
+) -> None:
     """Open `notebook` in RISE (unless `load` is False: it is loading in `page` already) and wait for its slides and
     figures."""
     if load:
@@ -174,7 +180,7 @@ def open_rise(page, lab_url: str, token: str, notebook: str, *, timeout_ms: int 
     page.wait_for_load_state("networkidle", timeout=timeout_ms)
 
 
-def check_rise(page, lab_url: str, token: str, notebook: str, load: bool = True) -> list[SlideFit]:
+def check_rise(page: Page, lab_url: str, token: str, notebook: str, load: bool = True) -> list[SlideFit]:
     """Every slide of `notebook` presented with RISE, measured in `page` (where it is loading already unless
     `load`)."""
     open_rise(page, lab_url, token, notebook, load=load)

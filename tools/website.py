@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import nbformat
@@ -64,7 +65,7 @@ def course_map_rows(entries: list[dict]) -> list[str]:
     return lines
 
 
-def home_page(course: dict, entries: list[dict], pages: list[Path] = ()) -> str:
+def home_page(course: dict, entries: list[dict], pages: Sequence[Path] = ()) -> str:
     """index.md: the title, the description, the course map, and the hidden toctree that orders the pages."""
     lines = [f"# {course.get('title', DEFAULT_TITLE)}", ""]
     if course.get("description"):
@@ -108,7 +109,7 @@ def extra_pages(nb_dir: Path) -> list[Path]:
     return sorted(p for p in Path(nb_dir).glob("*.md") if p.name.lower() != "readme.md")
 
 
-def stage_site(src: Path, entries: list[dict], course: dict, pages: list[Path] = ()) -> None:
+def stage_site(src: Path, entries: list[dict], course: dict, pages: Sequence[Path] = ()) -> None:
     """Fill Sphinx's source folder; unchanged files keep their mtime (incremental builds)."""
     src.mkdir(parents=True, exist_ok=True)
     wanted = {"index.md"}
