@@ -179,17 +179,39 @@ def starts_in_background(fixture: str) -> Callable[[Callable[[Job], None]], Call
     return register
 
 
+class Jobs:
+    """The session's Jobs by fixture name, each started the first time it is asked for."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self.tmp_path_factory, self.started = tmp_path_factory, {}
+
+    def __getitem__(self, fixture: str) -> Job:
+        return self.start(fixture)
+
+    def start(self, fixture: str) -> Job:
+        """The Job of `fixture`, started now unless it was already."""
+        if fixture not in self.started:
+            self.started[fixture] = Job(self.tmp_path_factory.mktemp(fixture))
+            STARTERS[fixture](self.started[fixture])
+        return self.started[fixture]
+
+    def stop(self) -> None:
+        """Kill what is still running."""
+        for job in self.started.values():
+            job.stop()
+
+
 @pytest.fixture(scope="session", autouse=True)
-def background(request, tmp_path_factory) -> Iterator[dict[str, Job]]:
-    """The Jobs of the fixtures that selected tests use, started now (the session's first test); stopped at the end."""
-    jobs = {}
-    for fixture, start in STARTERS.items():
-        if any(fixture in getattr(item, "fixturenames", ()) for item in request.session.items):
-            jobs[fixture] = Job(tmp_path_factory.mktemp(fixture))
-            start(jobs[fixture])
+def background(request, tmp_path_factory) -> Iterator[Jobs]:
+    """The Jobs of the fixtures that selected tests use, started now (the session's first test), or when a test first
+    asks with COURSE_TEST_EARLY_START=0 (the other tests then never share the machine with them); stopped at the end."""
+    jobs = Jobs(tmp_path_factory)
+    if os.environ.get("COURSE_TEST_EARLY_START", "1").strip() != "0":
+        for fixture in STARTERS:
+            if any(fixture in getattr(item, "fixturenames", ()) for item in request.session.items):
+                jobs.start(fixture)
     yield jobs
-    for job in jobs.values():
-        job.stop()
+    jobs.stop()
 
 
 def finished(job: Job, timeout: float = 900) -> Path:
