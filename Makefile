@@ -80,7 +80,7 @@ bench: data
 	$(BIN)/python benchmarks/bench_features.py
 	$(BIN)/python benchmarks/bench_training_loops.py
 
-# --- Instructors: website, slides, student edition (tools/build.py; see tools/README.md) ---
+# --- Instructors: website, slides, student edition (python -m tools.build; see tools/README.md) ---
 
 # reveal.js and MathJax, pinned in tools/package-lock.json (served locally, never from a CDN)
 $(NODE_ASSETS): tools/package.json tools/package-lock.json
@@ -93,28 +93,28 @@ browser: setup
 	$(BIN)/python -m playwright install chromium
 
 html: setup $(NODE_ASSETS)
-	$(BIN)/python tools/build.py html
+	$(BIN)/python -m tools.build html
 
 serve: html
 	$(BIN)/python -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
 
 slides: setup $(NODE_ASSETS)
-	$(BIN)/python tools/build.py slides
+	$(BIN)/python -m tools.build slides
 
 # Does every slide fit a 1280×720 screen? The exported decks, then every notebook presented with RISE (a browser needed)
 deck-check: slides
-	$(BIN)/python tools/deckcheck.py decks _build/slides
-	$(BIN)/python tools/deckcheck.py rise notebooks
+	$(BIN)/python -m tools.deckcheck decks _build/slides
+	$(BIN)/python -m tools.deckcheck rise notebooks
 
-# The student edition: nbgrader generate_assignment of every notebook (tools/grading.py, tools/nbgrader_config.py)
+# The student edition: nbgrader generate_assignment of every notebook (tools/student_edition.py, tools/nbgrader_config.py)
 student: setup
-	$(BIN)/python tools/build.py student
+	$(BIN)/python -m tools.build student
 
 # Grade a class: make grade SUBMISSIONS=folder (one subfolder per student) -> _build/grades/gradebook.csv, feedback/
 # Submissions run in the quick profile; GRADE_ARGS="--full" runs them in full, --timeout/--notebook-timeout set limits.
 grade: data
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder (one subfolder per student)"; exit 2; }
-	$(BIN)/python tools/grading.py grade "$(SUBMISSIONS)" $(GRADE_ARGS)
+	$(BIN)/python -m tools.grading grade "$(SUBMISSIONS)" $(GRADE_ARGS)
 
 # Everything derived: builds, splits, cached features, checkpoints, TensorBoard runs (the verified datasets stay).
 clean:

@@ -3,21 +3,24 @@ one torch thread, and the browser of the website, deck and JupyterLab tests (Pla
 
 from __future__ import annotations
 
-import importlib.util
 import os
+import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 import torch
+from pages import PageWatch
 from PIL import Image
 from skimage import data as skdata
 
 import course_utils as cu
 from course_utils.models import FALLBACK, Backbone, load_backbone
-
-TOOLS = Path(__file__).resolve().parent.parent / "tools"
+from tools.browser import NoBrowser, launch, launch_options
+from tools.paths import COURSE_TOML, NOTEBOOKS, ROOT
+from tools.student_edition import build_student
 
 
 @pytest.fixture(scope="session")
@@ -91,25 +94,6 @@ def mnist_small():
 REQUIRE_BROWSER = os.environ.get("COURSE_REQUIRE_BROWSER", "").strip().lower() in {"1", "true", "yes"}
 
 
-def load_tool(name: str):
-    """tools/<name>.py as the module course_<name>, loaded once (the tools are scripts, not a package)."""
-    key = f"course_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, TOOLS / f"{name}.py")
-        sys.modules[key] = importlib.util.module_from_spec(spec)  # before exec: dataclasses look their module up
-        spec.loader.exec_module(sys.modules[key])
-    return sys.modules[key]
-
-
-_deckcheck = load_tool("deckcheck")
-
-
-@pytest.fixture(scope="session")
-def deckcheck():
-    """tools/deckcheck.py: the slide-fit checks, the browser finder and the JupyterLab launcher."""
-    return _deckcheck
-
-
 def no_browser(reason: str):
     """Skip (a laptop without Chromium) or fail (COURSE_REQUIRE_BROWSER=1, as in CI)."""
     if REQUIRE_BROWSER:
@@ -121,9 +105,9 @@ def no_browser(reason: str):
 def browser_type_launch_args(browser_type_launch_args, playwright):
     """Chromium's launch options, once it has been seen to start (a browser that cannot start skips like none)."""
     try:
-        options = {**browser_type_launch_args, **_deckcheck.launch_options(playwright)}
-        _deckcheck.launch(playwright, options).close()
-    except _deckcheck.NoBrowser as error:
+        options = {**browser_type_launch_args, **launch_options(playwright)}
+        launch(playwright, options).close()
+    except NoBrowser as error:
         no_browser(str(error))
     return options
 
@@ -134,33 +118,138 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": {"width": 1280, "height": 720}}
 
 
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+@pytest.fixture(scope="session")
+def page_watch():
+    """PageWatch(page) records what goes wrong in a page (tests/pages.py)."""
+    return PageWatch
 
 
-class PageWatch:
-    """What goes wrong in one page: console errors, uncaught exceptions, failed requests, HTTP errors, and any
-    request that would leave this machine."""
+# ----------------------------------------------------------------------------------------
+# Work in the background: a session fixture whose work is a command line (a build, the grading of a class) starts it
+# at the session's first test, when a selected test needs that fixture, and waits for it only when a test asks: it
+# runs while the other tests do.
+# ----------------------------------------------------------------------------------------
 
-    def __init__(self, page, ignore: tuple[str, ...] = ()):
-        self.problems: list[str] = []
-        self.ignore = ignore  # substrings of messages that are known and not the course's (say why where used)
-        page.on("console", lambda m: m.type in ("error", "assert") and self.add(f"console.{m.type}: {m.text}"))
-        page.on("pageerror", lambda e: self.add(f"uncaught exception: {e}"))
-        page.on("requestfailed", lambda r: self.add(f"failed request {r.url}: {r.failure}"))
-        page.on("response", lambda r: r.status >= 400 and self.add(f"HTTP {r.status} for {r.url}"))
-        page.on("request", self._request)
 
-    def add(self, problem: str) -> None:
-        if not any(text in problem for text in self.ignore):
-            self.problems.append(problem[:500])
+@dataclass
+class Job:
+    """Command lines started for one fixture, each printing into folder/NAME.log."""
 
-    def _request(self, request):
-        parts = urlsplit(request.url)
-        if parts.scheme in ("http", "https", "ws", "wss") and parts.hostname not in LOCAL_HOSTS:
-            self.add(f"request to a non-localhost host: {request.url}")
+    folder: Path
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def start(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
+        """`python ARGS` in the repository root, with `env` added to this process's environment."""
+        with open(self.folder / f"{name}.log", "w") as log:  # the child keeps its own copy of the file
+            self.procs[name] = subprocess.Popen(
+                [sys.executable, *args], cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log, stderr=log
+            )
+
+    def failures(self, timeout: float) -> list[str]:
+        """Wait for every command: what each one that failed printed."""
+        codes = {name: proc.wait(timeout=timeout) for name, proc in self.procs.items()}
+        return [
+            f"`python {' '.join(self.procs[name].args[1:])}` failed ({code}):\n{self.log(name)[-5000:]}"
+            for name, code in codes.items()
+            if code
+        ]
+
+    def log(self, name: str) -> str:
+        """What command `name` printed."""
+        return (self.folder / f"{name}.log").read_text(encoding="utf-8", errors="replace")
+
+    def stop(self) -> None:
+        """Kill what is still running."""
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+
+
+STARTERS: dict[str, Callable[[Job], None]] = {}  # fixture name -> what starts its work
+
+
+def starts_in_background(fixture: str) -> Callable[[Callable[[Job], None]], Callable[[Job], None]]:
+    """Register a function that starts the work of `fixture` in a Job (a test module may register its own)."""
+
+    def register(start: Callable[[Job], None]) -> Callable[[Job], None]:
+        STARTERS[fixture] = start
+        return start
+
+    return register
+
+
+class Jobs:
+    """The session's Jobs by fixture name, each started the first time it is asked for."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self.tmp_path_factory, self.started = tmp_path_factory, {}
+
+    def __getitem__(self, fixture: str) -> Job:
+        return self.start(fixture)
+
+    def start(self, fixture: str) -> Job:
+        """The Job of `fixture`, started now unless it was already."""
+        if fixture not in self.started:
+            self.started[fixture] = Job(self.tmp_path_factory.mktemp(fixture))
+            STARTERS[fixture](self.started[fixture])
+        return self.started[fixture]
+
+    def stop(self) -> None:
+        """Kill what is still running."""
+        for job in self.started.values():
+            job.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def background(request, tmp_path_factory) -> Iterator[Jobs]:
+    """The Jobs of the fixtures that selected tests use, started now (the session's first test), or when a test first
+    asks with COURSE_TEST_EARLY_START=0 (the other tests then never share the machine with them); stopped at the end."""
+    jobs = Jobs(tmp_path_factory)
+    if os.environ.get("COURSE_TEST_EARLY_START", "1").strip() != "0":
+        for fixture in STARTERS:
+            if any(fixture in getattr(item, "fixturenames", ()) for item in request.session.items):
+                jobs.start(fixture)
+    yield jobs
+    jobs.stop()
+
+
+def finished(job: Job, timeout: float = 900) -> Path:
+    """The job's folder once all its commands are done; the test fails with their output when one failed."""
+    failed = job.failures(timeout)
+    if failed:
+        pytest.fail("\n".join(failed))
+    return job.folder
+
+
+# ----------------------------------------------------------------------------------------
+# The instructors' builds, made once per session for every test that reads them (tests/test_instructor.py,
+# tests/test_grading.py). INSTRUCTOR_NOTEBOOKS and INSTRUCTOR_COURSE_MAP point them at other notebooks.
+# ----------------------------------------------------------------------------------------
+
+INSTRUCTOR_NOTEBOOKS = Path(os.environ.get("INSTRUCTOR_NOTEBOOKS", NOTEBOOKS))
+INSTRUCTOR_COURSE_MAP = Path(os.environ.get("INSTRUCTOR_COURSE_MAP", COURSE_TOML))
+
+
+@dataclass(frozen=True)
+class Builds:
+    """The build folder (html/, slides/, student/, nbgrader/) and the student edition's notebooks as written."""
+
+    folder: Path
+    student: list[Path]
+
+
+@starts_in_background("instructor_builds")
+def start_web_builds(job: Job) -> None:
+    """`python -m tools.build html` and `... slides` of the instructor notebooks, as make runs them."""
+    for what in ("html", "slides"):
+        job.start(what, ["-m", "tools.build", "--notebooks", str(INSTRUCTOR_NOTEBOOKS),
+                         "--course", str(INSTRUCTOR_COURSE_MAP), "--build", str(job.folder), what])  # fmt: skip
 
 
 @pytest.fixture(scope="session")
-def page_watch():
-    """PageWatch(page) records what goes wrong in a page (see the class)."""
-    return PageWatch
+def instructor_builds(background) -> Builds:
+    """The website and the decks built by the command line (in the background), the student edition here."""
+    folder = background["instructor_builds"].folder
+    student = build_student(INSTRUCTOR_NOTEBOOKS, folder / "student", folder / "nbgrader")
+    return Builds(finished(background["instructor_builds"]), student)

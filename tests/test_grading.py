@@ -1,29 +1,28 @@
-"""The student edition and the grading of a class (tools/grading.py, nbgrader).
+"""The grading of a class (python -m tools.grading grade, nbgrader).
 
-Two synthetic classes are graded, each by one call of the grader (as `make grade` does): notebook 03 of the course
-in the quick profile (a fully correct and a partly wrong submission), and a tiny exercise notebook made here for the
-slow and hostile cases (a crash, endless loops, edited and deleted check cells, a submission that looks for the
-hidden tests and the gradebook, one that writes outside its folder, files that are no notebook). Every student's
-points in the gradebook are asserted.
+Synthetic classes are graded, each by one run of the grader's command line, as `make grade` does, in a process of
+its own that runs while the other tests do (tests/conftest.py: background): notebook 03 of the course in the quick
+profile (a fully correct and a partly wrong submission), and a tiny exercise notebook made here for the slow and
+hostile cases (a crash, endless loops, edited and deleted check cells, a submission that looks for the hidden tests
+and the gradebook, one that writes outside its folder, files that are no notebook, one past the limit for a whole
+notebook). Every student's points in the gradebook are asserted. The student edition: tests/test_student_edition.py.
 """
 
 from __future__ import annotations
 
-import csv
 import re
 import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import load_tool
+from conftest import Job, finished, starts_in_background
 from nbformat import v4
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK_03 = ROOT / "notebooks" / "03_convolutions_lenet.ipynb"  # of the quickest in the quick profile
+from tools.gradebook import read_gradebook
+from tools.paths import NOTEBOOKS
 
-
-grading = load_tool("grading")
+NOTEBOOK_03 = NOTEBOOKS / "03_convolutions_lenet.ipynb"  # of the quickest in the quick profile
 
 
 # ----------------------------------------------------------------------------------------
@@ -112,15 +111,6 @@ def write(folder: Path, name: str, nb=None, raw: bytes | None = None) -> None:
         nbformat.write(nb, folder / name)
 
 
-def read_gradebook(path: Path) -> dict[str, dict[str, tuple[float, float, str]]]:
-    with path.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    book: dict = {}
-    for r in rows:
-        book.setdefault(r["student"], {})[r["exercise"]] = (float(r["points"]), float(r["max"]), r["reason"])
-    return book
-
-
 # ----------------------------------------------------------------------------------------
 # The hostile class, on the tiny notebook
 # ----------------------------------------------------------------------------------------
@@ -135,10 +125,25 @@ def tiny_class_folders(base: Path) -> tuple[Path, Path, Path, Path]:
     return source, subs, out, tmp_root
 
 
-@pytest.fixture(scope="module")
-def tiny_class(tmp_path_factory):
-    """Grade the tiny notebook's class once: (gradebook, out folder, tmp root)."""
-    source, subs, out, tmp_root = tiny_class_folders(tmp_path_factory.mktemp("tiny_class"))
+def start_grading(job: Job, source: Path, timeout: int, notebook_timeout: int) -> None:
+    """`python -m tools.grading grade` of job.folder/submissions into job.folder/grades, as `make grade` runs it, with
+    job.folder/tmp as its temporary folder: not the machine's /tmp, where what other programs write is not its doing."""
+    args = ["-m", "tools.grading", "--notebooks", str(source), "grade", str(job.folder / "submissions")]
+    args += ["--out", str(job.folder / "grades"), "--timeout", str(timeout)]
+    args += ["--notebook-timeout", str(notebook_timeout)]
+    job.start("grading", args, env={"TMPDIR": str(job.folder / "tmp")})
+
+
+def graded(job: Job) -> tuple[dict, Path, Path]:
+    """Once the job's grading is done: (its gradebook, its grades folder, its temporary folder)."""
+    folder = finished(job)
+    return read_gradebook(folder / "grades" / "gradebook.csv"), folder / "grades", folder / "tmp"
+
+
+@starts_in_background("tiny_class")
+def start_tiny_class(job: Job) -> None:
+    """The tiny notebook's class, graded once while the other tests run."""
+    source, subs, _, _ = tiny_class_folders(job.folder)
     name = "90_tiny.ipynb"
     write(subs / "alice", name, as_submitted(tiny_notebook()))
     write(subs / "bob", name, as_submitted(tiny_notebook("def double(x):\n    return x + x if x > 0 else 0")))
@@ -163,8 +168,13 @@ def tiny_class(tmp_path_factory):
     # On an idle 2-core machine dave takes about 3 s (a kernel, a 2 s cell, the rest) and erin 9 s (nbclient waits
     # twice the cell's limit, twice); the notebook limit is far from both even on a busy machine: that limit has a
     # test of its own below
-    grading.grade(subs, out, source, cell_timeout=2, notebook_timeout=60, tmp_root=tmp_root)
-    return read_gradebook(out / "gradebook.csv"), out, tmp_root
+    start_grading(job, source, timeout=2, notebook_timeout=60)
+
+
+@pytest.fixture(scope="module")
+def tiny_class(background) -> tuple[dict, Path, Path]:
+    """The tiny notebook's class, graded: (gradebook, out folder, tmp root)."""
+    return graded(background["tiny_class"])
 
 
 EXPECTED_TINY = {
@@ -186,7 +196,8 @@ def test_every_student_of_the_tiny_class_gets_the_expected_points(tiny_class):
     book, _, _ = tiny_class
     got = {student: (book[student]["90.1"][0], book[student]["90.2"][0]) for student in book}
     assert got == EXPECTED_TINY, {s: [r for _, _, r in book[s].values()] for s in book}
-    assert all(book[s]["90.1"][1] == 1 and book[s]["90.2"][1] == 2 for s in book)
+    assert all(book[s]["90.1"][1] == 1 for s in book)
+    assert all(book[s]["90.2"][1] == 2 for s in book)
 
 
 def test_bad_submissions_get_a_reason(tiny_class):
@@ -198,7 +209,8 @@ def test_bad_submissions_get_a_reason(tiny_class):
     assert "did not stop when interrupted" in reasons["erin"]
     assert "edited" in reasons["frank"]
     assert "deleted" in reasons["gina"]
-    assert "wrote outside its own folder" in reasons["hank"] and "escaped.txt" in reasons["hank"]
+    assert "wrote outside its own folder" in reasons["hank"]
+    assert "escaped.txt" in reasons["hank"]
     assert "RuntimeError" in reasons["jack"] or "NameError" in reasons["jack"]
     assert "notes.txt" in reasons["jack"]  # named as ignored
     assert reasons["alice"] == ""
@@ -210,17 +222,28 @@ def test_feedback_for_every_student_and_nothing_left_behind(tiny_class):
         page = out / "feedback" / student / "index.html"
         assert page.is_file(), f"no feedback page for {student}"
     assert (out / "feedback" / "alice" / "90_tiny.html").is_file()  # nbgrader's own feedback of the notebook
-    assert not list(out.glob(".gradebook-*")), "a temporary gradebook was left behind"
+    assert not list(out.glob(".gradebook*")), "a temporary gradebook was left behind"
     left = sorted(p.name for p in tmp_root.iterdir() if p.name != "escaped.txt")
     assert not left, f"grading left {left} in its temporary folder"
 
 
-def test_a_notebook_past_its_time_limit_is_stopped(tmp_path):
-    """The limit for a whole notebook, reached long before the cell's own (60 s): the kernel is stopped, 0 points."""
-    source, subs, out, tmp_root = tiny_class_folders(tmp_path)
+@starts_in_background("stopped_class")
+def start_stopped_class(job: Job) -> None:
+    """A class of one whose notebook runs past the limit for a whole notebook, graded while the other tests run."""
+    source, subs, _, _ = tiny_class_folders(job.folder)
     write(subs / "fred", "90_tiny.ipynb", as_submitted(tiny_notebook(answer2="import time\ntime.sleep(120)")))
-    grading.grade(subs, out, source, cell_timeout=60, notebook_timeout=3, tmp_root=tmp_root)
-    book = read_gradebook(out / "gradebook.csv")
+    start_grading(job, source, timeout=60, notebook_timeout=3)
+
+
+@pytest.fixture
+def stopped_class(background) -> tuple[dict, Path, Path]:
+    """That class, graded: (gradebook, out folder, tmp root)."""
+    return graded(background["stopped_class"])
+
+
+def test_a_notebook_past_its_time_limit_is_stopped(stopped_class):
+    """The limit for a whole notebook, reached long before the cell's own (60 s): the kernel is stopped, 0 points."""
+    book, _, tmp_root = stopped_class
     assert [points for points, _, _ in book["fred"].values()] == [0, 0]  # exercise 1 was right, but nothing counts
     assert all("stopped after 3 s (the limit for one notebook)" in reason for _, _, reason in book["fred"].values())
     assert not list(tmp_root.iterdir()), "the stopped notebook left its sandbox behind"
@@ -231,11 +254,9 @@ def test_a_notebook_past_its_time_limit_is_stopped(tmp_path):
 # ----------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def class_03(tmp_path_factory):
-    """Notebook 03 handed in fully correct (the instructor's solutions) and partly wrong; graded quick."""
-    base = tmp_path_factory.mktemp("class_03")
-    source, subs, out = base / "source", base / "submissions", base / "grades"
+def class_03_submissions(base: Path) -> tuple[Path, Path]:
+    """Under `base`: source/ with notebook 03, and submissions/ with it handed in fully correct and partly wrong."""
+    source, subs = base / "source", base / "submissions"
     source.mkdir()
     shutil.copy2(NOTEBOOK_03, source / NOTEBOOK_03.name)
     write(subs / "full", NOTEBOOK_03.name, as_submitted(nbformat.read(NOTEBOOK_03, as_version=4)))
@@ -245,8 +266,21 @@ def class_03(tmp_path_factory):
         {"ex03-2-answer": untrained, "ex03-3-answer": "# YOUR CODE HERE\nraise NotImplementedError()"},
     )
     write(subs / "partly", NOTEBOOK_03.name, partly)
-    grading.grade(subs, out, source, cell_timeout=120, notebook_timeout=300)
-    return read_gradebook(out / "gradebook.csv")
+    return source, subs
+
+
+@starts_in_background("class_03")
+def start_class_03(job: Job) -> None:
+    """Notebook 03's class graded in the quick profile while the other tests run."""
+    source, _ = class_03_submissions(job.folder)
+    (job.folder / "tmp").mkdir()
+    start_grading(job, source, timeout=120, notebook_timeout=300)
+
+
+@pytest.fixture(scope="module")
+def class_03(background) -> dict:
+    """The gradebook of notebook 03's class, once its grading has finished."""
+    return graded(background["class_03"])[0]
 
 
 def test_notebook_03_fully_correct_and_partly_wrong(class_03):
@@ -255,84 +289,3 @@ def test_notebook_03_fully_correct_and_partly_wrong(class_03):
     assert {e: p for e, (p, _, _) in book["partly"].items()} == {"03.1": 1, "03.2": 0, "03.3": 0}
     assert book["partly"]["03.2"][2].startswith("✘ the learned kernel")  # the check's own one-line message
     assert "NotImplementedError" in book["partly"]["03.3"][2] or "not defined" in book["partly"]["03.3"][2]
-
-
-# ----------------------------------------------------------------------------------------
-# The student edition
-# ----------------------------------------------------------------------------------------
-
-
-def test_student_edition_holds_no_solution_and_no_hidden_test(tmp_path):
-    out = tmp_path / "student"
-    written = grading.build_student(ROOT / "notebooks", out, tmp_path / "nbgrader")
-    assert [p.name for p in written] == [p.name for p in grading.course_notebooks(ROOT / "notebooks")]
-    for path in written:
-        student = nbformat.read(path, as_version=4)
-        source = nbformat.read(ROOT / "notebooks" / path.name, as_version=4)
-        assert grading.leaks(source, student) == [], path.name
-        assert len(student.cells) == len(source.cells), path.name
-        for cell, orig in zip(student.cells, source.cells, strict=True):
-            meta = orig.metadata.get("nbgrader", {})
-            if cell.cell_type == "code":
-                assert cell.outputs == [] and cell.execution_count is None
-            if meta.get("solution"):
-                assert "YOUR CODE HERE" in cell.source or cell.source == "YOUR ANSWER HERE", path.name
-                assert "answer" in cell.metadata.get("tags", [])
-            elif meta.get("grade"):
-                assert cell.metadata.get("editable") is False  # a check cell is read-only
-                assert "HIDDEN" not in cell.source
-            else:
-                assert cell.source == orig.source, f"{path.name}: a cell outside the exercises changed"
-            assert cell.metadata.get("tags", []).count("hint") == orig.metadata.get("tags", []).count("hint")
-
-
-def test_every_exercise_has_a_hint_an_answer_in_words_and_a_check():
-    for path in grading.course_notebooks(ROOT / "notebooks")[1:]:
-        cells = nbformat.read(path, as_version=4).cells
-        start = next(i for i, c in enumerate(cells) if c.source.startswith("## Exercises"))
-        kinds = []
-        for cell in cells[start + 1 :]:
-            meta, tags = cell.metadata.get("nbgrader", {}), cell.metadata.get("tags", [])
-            if "hint" in tags:
-                kinds.append("hint")
-            elif meta.get("solution"):
-                kinds.append("code" if cell.cell_type == "code" else "words")
-            elif meta.get("grade"):
-                kinds.append("check")
-            else:
-                kinds.append("task")
-        assert kinds == ["task", "hint", "code", "words", "check"] * 3, f"{path.name}: {kinds}"
-
-
-# ----------------------------------------------------------------------------------------
-# Pieces
-# ----------------------------------------------------------------------------------------
-
-
-def test_submitted_files_are_matched_to_notebooks():
-    ids = ["01_layers_activations_losses", "02_data_init_schedules"]
-    assert grading.match_assignment(Path("01_layers_activations_losses.ipynb"), ids) == ids[0]
-    assert grading.match_assignment(Path("02_data_init_schedules (1).ipynb"), ids) == ids[1]
-    assert grading.match_assignment(Path("02 my copy.ipynb"), ids) == ids[1]
-    assert grading.match_assignment(Path("notes.ipynb"), ids) is None
-    assert grading.slug("Ana María O'Neil") == "Ana_Mar_a_O_Neil"
-
-
-def test_reading_a_submission(tmp_path):
-    cases = {"empty.ipynb": b"", "binary.ipynb": b"\xff\xfe\x00", "text.ipynb": b"hello", "list.ipynb": b"[1, 2]"}
-    for name, data in cases.items():
-        (tmp_path / name).write_bytes(data)
-        nb, why = grading.read_notebook(tmp_path / name)
-        assert nb is None and why, name
-    nbformat.write(tiny_notebook(), tmp_path / "ok.ipynb")
-    nb, why = grading.read_notebook(tmp_path / "ok.ipynb")
-    assert nb is not None and why is None
-
-
-def test_the_gradebook_is_replaced_in_one_step(tmp_path):
-    path = tmp_path / "gradebook.csv"
-    path.write_text("old\n")
-    rows = [grading.Result("ana", "01.1", 1.0, 1.0, ""), grading.Result("ben, jr", "01.1", 0.0, 1.0, "✘ no")]
-    grading.write_csv_atomically(rows, path)
-    assert read_gradebook(path) == {"ana": {"01.1": (1.0, 1.0, "")}, "ben, jr": {"01.1": (0.0, 1.0, "✘ no")}}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["gradebook.csv"]

@@ -1,7 +1,7 @@
 """The course in a live JupyterLab, as a student and an instructor meet it, driven by Playwright in Chromium.
 
 One JupyterLab (quick profile) serves a temporary copy of notebooks/; nothing is saved into the course. Every
-notebook is presented with RISE and every slide must fit a 1280×720 screen (tools/deckcheck.py). The notebooks
+notebook is presented with RISE and every slide must fit a 1280×720 screen (tools.slidefit). The notebooks
 in LIVE (those with widgets, and 00) are opened, run with Run All Cells, timed, and checked: no error output, the
 widgets render and answer a slider, and after saving, closing the kernel and reopening, no "Error displaying
 widget" and the widget's saved output is its static form. COURSE_LAB_NOTEBOOKS=all runs every notebook this way
@@ -20,19 +20,23 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from pages import api, console_errors
 
 from course_utils.course import notebook_paths
+from tools.lab_server import jupyter_lab
+from tools.paths import BUILD, NOTEBOOKS
+from tools.slidefit import check_rise, rise_url
+from tools.waiting import wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ROOT / "notebooks"
 LIVE = ("00", "01", "03")  # 01's activation explorer and 03's convolution calculator are widgets
 RUN_TIMEOUT_S = 240  # one notebook's Run All in the quick profile on a 2-core CPU
 START_S = 20  # from the click on Run All Cells to the first queued cell
-TIMINGS = ROOT / "_build" / "artifacts" / "lab_run_all_seconds.json"
+RISE_AT_ONCE = 3  # notebooks loading in RISE side by side: the browser and the kernels use both cores
+TIMINGS = BUILD / "artifacts" / "lab_run_all_seconds.json"
 
 # Console errors on RISE's page that are not the course's: where each comes from, and a pattern to know it by.
 RISE_UPSTREAM = (
@@ -58,26 +62,20 @@ def selected(paths: list[Path]) -> list[Path]:
     return [p for p in paths if p.name.startswith(tuple(prefixes))]
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory, deckcheck, browser):
-    """A JupyterLab on a copy of notebooks/ (quick profile, live display: no COURSE_BATCH): (url, token, folder)."""
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory, browser):
+    """One JupyterLab for every live-lab test, on a copy of notebooks/ (quick profile, live display: no
+    COURSE_BATCH): (url, token, folder)."""
     folder = tmp_path_factory.mktemp("lab") / "notebooks"
     shutil.copytree(NOTEBOOKS, folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "*.tmp"))
     env = {"COURSE_QUICK": "1", "COURSE_BATCH": None, "PYTHONWARNINGS": None}
-    with deckcheck.jupyter_lab(folder, env) as (url, token):
+    with jupyter_lab(folder, env) as (url, token):
         yield url, token, folder
 
 
-def console_errors(page, bucket: list[str], known: tuple[str, ...] = ()) -> None:
-    """Record the page's console errors and uncaught exceptions, except those matching a known upstream pattern."""
-    patterns = [re.compile(p) for p in known]
-
-    def add(text: str) -> None:
-        if not any(p.search(text) for p in patterns):
-            bucket.append(text[:300])
-
-    page.on("console", lambda m: m.type == "error" and add(f"console.error: {m.text}"))
-    page.on("pageerror", lambda e: add(f"uncaught exception: {e}"))
+def pause(page) -> Callable[[float], None]:
+    """A sleep for wait_for() that lets Playwright go on handling the page's events meanwhile."""
+    return lambda seconds: page.wait_for_timeout(seconds * 1000)
 
 
 def test_no_lab_extension_is_incompatible():
@@ -88,7 +86,8 @@ def test_no_lab_extension_is_incompatible():
     extensions = [line.split()[0] for line in text.splitlines() if " enabled " in line or " disabled " in line]
     assert "jupyterlab-rise" in extensions, f"RISE is not installed as a lab extension:\n{text}"
     bad = [line.strip() for line in text.splitlines() if re.search(r"(enabled|disabled)\s+X\b", line)]
-    assert not bad and "incompatible" not in text, f"incompatible lab extensions:\n{text}"
+    assert not bad, f"incompatible lab extensions:\n{text}"
+    assert "incompatible" not in text, f"incompatible lab extensions:\n{text}"
 
 
 # ----------------------------------------------------------------------------------------
@@ -101,21 +100,37 @@ def _optional_css(url: str) -> bool:
     return url.split("?")[0].endswith(".css") and "/files/" in url and not url.split("?")[0].endswith("/rise.css")
 
 
-def test_every_rise_slide_fits_a_1280x720_screen(lab, browser, deckcheck):
-    url, token, folder = lab
+def rise_page(browser, errors: list[str]):  # -> a Playwright Page
+    """A page at 1280×720 that records in `errors` what the course can avoid (known upstream errors left out)."""
     page = browser.new_page(viewport={"width": 1280, "height": 720})
-    errors: list[str] = []
-    failed: list[str] = []
     console_errors(page, errors, RISE_UPSTREAM)
     page.on(
         "response",
         lambda r: r.status >= 400 and not _optional_css(r.url) and errors.append(f"HTTP {r.status} for {r.url}"),
     )
     page.on("request", lambda r: "127.0.0.1" not in r.url and errors.append(f"request leaves this machine: {r.url}"))
+    return page
+
+
+def test_every_rise_slide_fits_a_1280x720_screen(lab, browser):
+    """Each notebook in RISE, RISE_AT_ONCE of them loading side by side (a page and a kernel each), measured in turn."""
+    url, token, folder = lab
+    errors: list[str] = []
+    names = [nb.name for nb in notebook_paths(folder)]
+    pages = {}
+
+    def start(name: str) -> None:
+        pages[name] = rise_page(browser, errors)
+        pages[name].goto(rise_url(url, token, name), wait_until="commit")
+
+    for name in names[:RISE_AT_ONCE]:
+        start(name)
     fits = []
-    for nb in notebook_paths(folder):
-        fits += deckcheck.check_rise(page, url, token, nb.name)
-    page.close()
+    for i, name in enumerate(names):
+        fits += check_rise(pages[name], url, token, name, load=False)
+        pages.pop(name).close()
+        if i + RISE_AT_ONCE < len(names):
+            start(names[i + RISE_AT_ONCE])
     failed = [f.describe() for f in fits if f.overflows or f.small_code]
     assert not failed, f"{len(failed)} of {len(fits)} RISE slides do not fit 1280×720:\n" + "\n".join(failed)
     assert not errors, "RISE: errors the course can avoid:\n" + "\n".join(sorted(set(errors)))
@@ -138,17 +153,20 @@ PROMPTS_JS = """() => {
 }"""
 
 
-def api(url: str, token: str, path: str, method: str = "GET"):
-    req = urllib.request.Request(f"{url}/api/{path}", method=method, headers={"Authorization": f"token {token}"})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        body = r.read()
-    return json.loads(body) if body else None
-
-
 def open_notebook(page, url: str, token: str, name: str) -> None:
     page.goto(f"{url}/lab/tree/{name}?token={token}&reset")
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+
+
+def started(state: dict) -> bool:
+    """Whether Run All has started: a cell is queued or running, or the kernel is busy."""
+    return state["running"] > 0 or state["kernel"] == "busy"
+
+
+def finished(state: dict) -> bool:
+    """Whether the notebook is done: no cell queued or running, and the kernel idle."""
+    return state["running"] == 0 and state["kernel"] == "idle"
 
 
 def run_all(page) -> float:
@@ -169,17 +187,12 @@ def run_all(page) -> float:
             continue
         start = time.monotonic()
         item.click()
-        started = False
-        while time.monotonic() < start + RUN_TIMEOUT_S:
-            state = page.evaluate(PROMPTS_JS)
-            started = started or state["running"] > 0 or state["kernel"] == "busy"
-            if started and state["running"] == 0 and state["kernel"] == "idle":
-                return time.monotonic() - start
-            if not started and time.monotonic() > start + START_S:
-                break
-            page.wait_for_timeout(250)
-        if started:
-            raise AssertionError(lab_failure(page, f"Run All did not finish in {RUN_TIMEOUT_S} s"))
+        if not wait_for(lambda: started(page.evaluate(PROMPTS_JS)), START_S, 0.25, pause(page)):
+            continue
+        left = start + RUN_TIMEOUT_S - time.monotonic()
+        if wait_for(lambda: finished(page.evaluate(PROMPTS_JS)), left, 0.25, pause(page)):
+            return time.monotonic() - start
+        raise AssertionError(lab_failure(page, f"Run All did not finish in {RUN_TIMEOUT_S} s"))
     raise AssertionError(lab_failure(page, "Run All Cells started nothing, three times"))
 
 
@@ -195,13 +208,17 @@ def save(page, path: Path) -> None:
     """Save with Ctrl+S and wait until the file on disk is new and whole (the server may still be writing it)."""
     before = path.stat().st_mtime_ns
     page.keyboard.press("Control+s")
-    for _ in range(100):
-        if path.stat().st_mtime_ns != before:
-            with contextlib.suppress(ValueError):
-                json.loads(path.read_text(encoding="utf-8"))
-                return
-        page.wait_for_timeout(100)
-    raise AssertionError(f"{path.name} was not saved")
+    assert wait_for(lambda: path.stat().st_mtime_ns != before and whole_json(path), 10, 0.1, pause(page)), (
+        f"{path.name} was not saved"
+    )
+
+
+def whole_json(path: Path) -> bool:
+    """Whether the file holds a whole JSON document (not one the server is still writing)."""
+    with contextlib.suppress(ValueError):
+        json.loads(path.read_text(encoding="utf-8"))
+        return True
+    return False
 
 
 def saved_problems(path: Path) -> list[str]:
@@ -227,11 +244,8 @@ def slider_changes_output(page, widget) -> None:
     handle.focus()
     page.keyboard.press("ArrowRight")
     page.keyboard.press("ArrowRight")
-    for _ in range(100):
-        if output.inner_html() != before:
-            return
-        page.wait_for_timeout(100)
-    raise AssertionError("moving the slider did not change the widget's output")
+    changed = wait_for(lambda: output.inner_html() != before, 10, 0.1, pause(page))
+    assert changed, "moving the slider did not change the widget's output"
 
 
 @pytest.mark.parametrize("name", [p.name for p in selected(notebook_paths(NOTEBOOKS))])
@@ -267,10 +281,7 @@ def test_run_all_in_jupyterlab(lab, browser, name):
     console_errors(page, errors)
     open_notebook(page, url, token, name)
     reopened = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .widget-interact")
-    for _ in range(100):  # widgets restore from the state saved in the notebook
-        if reopened.count() >= n_widgets:
-            break
-        page.wait_for_timeout(200)
+    wait_for(lambda: reopened.count() >= n_widgets, 20, 0.2, pause(page))  # widgets restore from the saved state
     page.wait_for_timeout(500)
     text = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)").inner_text()
     assert "Error displaying widget" not in text, f"{name} reopened shows 'Error displaying widget'"

@@ -1,4 +1,4 @@
-# nbgrader's settings for the course (tools/grading.py copies this file into every course folder it makes).
+# nbgrader's settings for the course (tools/course_folder.py copies this file into every course folder it makes).
 # One nbgrader assignment per notebook: source/NN_name/NN_name.ipynb, released as release/NN_name/NN_name.ipynb.
 c = get_config()  # noqa: F821 - nbgrader's config loader defines get_config
 
@@ -12,8 +12,8 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # an edited one is restored from the source by its checksum (nbgrader always does that for locked cells).
 c.OverwriteCells.add_missing_cells = True
 
-# Seconds one cell may run while grading before it is interrupted and scored 0 (tools/grading.py sets it from
-# --timeout and puts a wall-clock limit around each notebook as well).
+# Seconds one cell may run while grading before it is interrupted and scored 0 (`python -m tools.grading` sets it
+# from --timeout; tools/grader.py puts a wall-clock limit around each notebook as well).
 c.Execute.timeout = 300
 c.Execute.interrupt_on_timeout = True
 

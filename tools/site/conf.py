@@ -1,12 +1,12 @@
-"""Sphinx configuration of the course website (built by ``python tools/build.py html``).
+"""Sphinx configuration of the course website (built by ``python -m tools.build html``).
 
-The source folder is a staging copy made by tools/build.py: the committed notebooks
+The source folder is a staging copy made by tools/website.py: the committed notebooks
 (rendered as they are, never executed) plus an ``index.md`` generated from course.toml.
-Everything the pages load is local: the theme's own assets, and MathJax, which build.py
+Everything the pages load is local: the theme's own assets, and MathJax, which the build
 copies from tools/node_modules (``npm ci --prefix tools``); nothing comes from the internet.
 """
 
-project = "PyTorch course"  # build.py passes -D project=... from course.toml
+project = "PyTorch course"  # tools/website.py passes -D project=... from course.toml
 author = "the course authors"
 copyright = "the course authors"
 
@@ -23,7 +23,7 @@ myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "html_image"]
 myst_heading_anchors = 3
 myst_dmath_double_inline = True
 
-# --- math: MathJax 3 from _static/mathjax (build.py copies it from tools/node_modules) --
+# --- math: MathJax 3 from _static/mathjax (tools/assets.py copies it from tools/node_modules)
 mathjax_path = "mathjax/tex-chtml.js"
 
 # --- theme -------------------------------------------------------------------------

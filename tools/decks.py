@@ -1,0 +1,73 @@
+"""The reveal.js decks: one per notebook from its slide metadata (nbconvert), reveal.js and MathJax beside them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import nbformat
+
+from .assets import copy_deck_assets, require_node_modules
+from .errors import BuildError
+from .notebooks import find_notebooks, notebook_title, without_test_markers
+from .paths import TOOLS
+from .templates import render
+
+if TYPE_CHECKING:
+    from nbconvert import SlidesExporter
+
+LONG_CODE_LINES = 16  # rise.css gives the same cells (`:has(.cm-line:nth-child(16))`) the same smaller figures
+
+
+def slides_exporter() -> SlidesExporter:
+    """nbconvert's SlidesExporter with the course's template: a 1280×720 frame, local reveal.js and MathJax."""
+    from nbconvert import SlidesExporter  # imported only when decks are built
+
+    exporter = SlidesExporter(
+        template_name="course_reveal",
+        extra_template_basedirs=[str(TOOLS / "slides")],
+        reveal_url_prefix="reveal.js",
+        reveal_theme="white",
+        reveal_transition="none",
+        reveal_number="c/t",
+        reveal_scroll=True,  # a safety net only: `python -m tools.deckcheck` fails any slide that does not fit
+        reveal_width="1280",  # a 16:9 frame, the shape of today's screens and projectors
+        reveal_height="720",
+        mathjax_url="mathjax/tex-chtml.js",
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    exporter.jquery_url = exporter.require_js_url = ""  # not used by our template
+    return exporter
+
+
+def deck_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The notebook as the decks show it: no test markers, and code cells of LONG_CODE_LINES lines or more tagged
+    ``slides-long-code`` (their figures are drawn smaller, so that listing and figure fit one slide)."""
+    nb = without_test_markers(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and len(cell.source.splitlines()) >= LONG_CODE_LINES:
+            cell.metadata["tags"] = [*cell.metadata.get("tags", []), "slides-long-code"]
+    return nb
+
+
+def build_slides(nb_dir: Path, out: Path) -> list[Path]:
+    """out/NN_name.slides.html for every notebook of the course, and out/index.html listing them."""
+    require_node_modules("reveal.js", "mathjax")
+    notebooks = find_notebooks(nb_dir)
+    if not notebooks:
+        raise BuildError(f"no notebooks in {nb_dir}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    copy_deck_assets(out)
+    exporter = slides_exporter()
+    decks = []
+    for path in notebooks:
+        nb = deck_notebook(nbformat.read(path, as_version=4))
+        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
+        deck = out / f"{path.stem}.slides.html"
+        deck.write_text(body, encoding="utf-8")
+        decks.append(deck)
+    links = [(d.name, notebook_title(p)) for p, d in zip(notebooks, decks, strict=True)]
+    (out / "index.html").write_text(render("slides_index.html.j2", decks=links), encoding="utf-8")
+    return decks

@@ -1,0 +1,169 @@
+"""Grading a class: every submitted notebook autograded on a copy, in a fresh course folder, one at a time.
+
+Each notebook runs in a fresh temporary course folder made from a template kept in memory, its kernel in an empty
+sandbox folder (tools.sandbox), one cell at most `cell_timeout` seconds and the whole notebook at most
+`notebook_timeout`. A file that is not a notebook, a crash, an endless loop or a tampered check scores 0 with a
+reason (tools.outcomes); the other students are graded as if it were not there.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from .course_folder import make_course
+from .errors import GradingError
+from .feedback import write_notebook_feedback, write_student_page
+from .gradebook import write_gradebook
+from .notebooks import course_notebooks
+from .outcomes import NotebookGrade, Outcome, Result
+from .paths import NOTEBOOKS
+from .sandbox import autograde
+from .scoring import exercise_rows, failure, not_graded_rows, read_checks, released_checks, tampering
+from .submissions import Exercise, Submission, collect, exercises
+from .watch import Watchdog, changed, snapshot, temporary_files_in
+
+Watched = list[tuple[Path, bool]]  # folders watched for files a notebook writes outside its own: (folder, recursive)
+
+
+@dataclass
+class Grader:
+    """Grades a class's submissions notebook by notebook (see grade())."""
+
+    notebooks: list[Path]
+    out: Path
+    cell_timeout: int = 300
+    notebook_timeout: int = 900
+    quick: bool = True
+    template: dict[str, bytes] = field(default_factory=dict)  # relative path -> bytes of the generated course folder
+    timings: list[tuple[str, str, float]] = field(default_factory=list)  # (student, assignment, seconds)
+    released: dict = field(default_factory=dict)  # assignment -> {check grade_id: (source, points)} as handed out
+    tmp_root: str = field(default_factory=tempfile.gettempdir)  # sandboxes go here; new files in it are reported
+
+    def prepare(self, work: Path) -> None:
+        """Generate the course folder once and keep it in memory: every notebook is graded in a fresh copy."""
+        course = make_course(self.notebooks, work / "template")
+        for path in self.notebooks:
+            self.released[path.stem] = released_checks(
+                nbformat.read(course / "release" / path.stem / path.name, as_version=4)
+            )
+        self.template = {
+            p.relative_to(course).as_posix(): p.read_bytes()
+            for p in course.rglob("*")
+            if p.is_file() and "release" not in p.relative_to(course).parts
+        }
+        shutil.rmtree(course)
+
+    def materialise(self, course: Path) -> None:
+        """Write the course folder's template into `course`."""
+        for rel, data in self.template.items():
+            (course / rel).parent.mkdir(parents=True, exist_ok=True)
+            (course / rel).write_bytes(data)
+
+    def grade_notebook(self, work: Path, sub: Submission, aid: str, watch: Watched) -> NotebookGrade:
+        """Autograde one notebook in a fresh course folder and sandbox, both removed afterwards."""
+        course = Path(tempfile.mkdtemp(prefix="course-", dir=work))
+        sandbox = Path(tempfile.mkdtemp(prefix="sandbox-", dir=self.tmp_root))  # not in `work`: no path to the course
+        try:
+            self.materialise(course)
+            dest = course / "submitted" / sub.slug / aid / f"{aid}.ipynb"
+            dest.parent.mkdir(parents=True)
+            nbformat.write(sub.notebooks[aid], dest)
+            return self.run(course, sandbox, sub, aid, watch)
+        finally:
+            shutil.rmtree(course, ignore_errors=True)
+            shutil.rmtree(sandbox, ignore_errors=True)
+
+    def run(self, course: Path, sandbox: Path, sub: Submission, aid: str, watch: Watched) -> NotebookGrade:
+        """Run nbgrader on the submitted notebook in `course`, watched, and score it: its NotebookGrade."""
+        before = snapshot(watch, skip=(course, sandbox))
+        t0 = time.perf_counter()
+        with Watchdog(self.notebook_timeout) as watchdog, temporary_files_in(course):
+            ok, log = autograde(course, aid, sub.slug, sandbox, cell_timeout=self.cell_timeout, quick=self.quick)
+        grade = NotebookGrade()
+        if watchdog.fired:
+            grade.notes.append(Outcome.NOTEBOOK_TIME_LIMIT.note(seconds=self.notebook_timeout))
+        grade.seconds = time.perf_counter() - t0
+        outside = changed(before, snapshot(watch, skip=(course, sandbox)))
+        if outside:
+            grade.notes.append(Outcome.WROTE_OUTSIDE.note(paths=", ".join(outside[:5])))
+        grade.notes += tampering(sub.notebooks[aid], self.released[aid])
+        graded = course / "autograded" / sub.slug / aid / f"{aid}.ipynb"
+        if graded.is_file() and not grade.stopped:
+            read_checks(graded, self.cell_timeout, grade)
+        elif not ok and not grade.notes:
+            grade.notes.append(failure(log, self.cell_timeout))
+        page = course / "feedback" / sub.slug / aid / f"{aid}.html"
+        grade.feedback = page.read_bytes() if page.is_file() else b""  # written by autograde(), after the run
+        return grade
+
+    def grade_student(
+        self, sub: Submission, wanted: list[str], checks: dict[str, list[Exercise]], work: Path, watch: Watched
+    ) -> list[Result]:
+        """One student's rows of the gradebook, and their feedback folder."""
+        folder = self.out / "feedback" / sub.slug
+        rows: list[Result] = []
+        links: list[str] = []
+        for aid in wanted:
+            if aid not in sub.notebooks:
+                rows += not_graded_rows(sub.student, checks[aid], sub.problems.get(aid, Outcome.NOT_SUBMITTED.note()))
+                continue
+            grade = self.grade_notebook(work, sub, aid, watch)
+            self.timings.append((sub.student, aid, grade.seconds))
+            if grade.feedback:
+                links.append(write_notebook_feedback(folder, aid, grade.feedback))
+            rows += exercise_rows(sub.student, checks[aid], grade)
+        if sub.ignored:
+            rows = rows or [Result(sub.student, "-", 0.0, 0.0, "")]
+            ignored = Outcome.IGNORED_FILES.note(files=", ".join(sub.ignored[:5]))
+            rows[0].reason = "; ".join(filter(None, [rows[0].reason, ignored.reason]))
+        write_student_page(folder, sub.student, rows, links)
+        return rows
+
+    def grade(self, submissions: Path, work: Path) -> list[Result]:
+        """Every student's rows of the gradebook, student by student, in the order of their folders."""
+        ids = [p.stem for p in self.notebooks]
+        subs = collect(submissions, ids)  # every notebook is in memory before any student code runs
+        wanted = [aid for aid in ids if any(s.handed_in(aid) for s in subs)]
+        checks = {p.stem: exercises(p) for p in self.notebooks}
+        watch = [(Path(submissions).resolve(), True), (self.out.resolve(), True), (work, True)]
+        watch.append((Path(self.tmp_root), False))
+        # One notebook at a time: a second one graded alongside would have its course folder, with the solutions
+        # and hidden tests, on disk while this one's student code runs.
+        return [row for sub in subs for row in self.grade_student(sub, wanted, checks, work, watch)]
+
+
+def grade(
+    submissions: Path,
+    out: Path,
+    nb_dir: Path = NOTEBOOKS,
+    *,
+    cell_timeout: int = 300,
+    notebook_timeout: int = 900,
+    quick: bool = True,
+    tmp_root: Path | None = None,
+) -> tuple[list[Result], list[tuple[str, str, float]]]:
+    """Autograde every student folder in `submissions`: out/gradebook.csv and out/feedback/<student>/."""
+    submissions, out = Path(submissions), Path(out)
+    if not submissions.is_dir():
+        raise GradingError(f"{submissions} is not a folder of submissions (one subfolder per student)")
+    notebooks = [p for p in course_notebooks(nb_dir) if exercises(p)]
+    if not notebooks:
+        raise GradingError(f"no notebooks with exercises in {nb_dir}")
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out / "feedback", ignore_errors=True)
+    tmp_root = str(tmp_root or tempfile.gettempdir())
+    grader = Grader(notebooks, out, cell_timeout, notebook_timeout, quick, tmp_root=tmp_root)
+    work = Path(tempfile.mkdtemp(prefix="course-grading-", dir=tmp_root))
+    try:
+        grader.prepare(work)
+        rows = grader.grade(submissions, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    write_gradebook(rows, out / "gradebook.csv")
+    return rows, grader.timings

@@ -1,0 +1,97 @@
+"""Scoring a graded notebook: each check's points and reason, what the student changed, and the gradebook's rows."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+
+from .outcomes import DID_NOT_RUN, CheckResult, Note, NotebookGrade, Outcome, Result
+from .submissions import Exercise
+
+INTERRUPTED = {"CellTimeoutError", "KeyboardInterrupt"}  # how nbgrader's Execute reports a cell it stopped
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def first_error(cell: nbformat.NotebookNode) -> str:
+    """One line saying why a graded cell failed: the check's own message, or the error's name and value."""
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "error":
+            value = ANSI.sub("", str(out.get("evalue", ""))).strip()
+            name = out.get("ename", "Error")
+            if name == "CheckFailed":
+                return f"✘ {value}"[:300]
+            return f"{name}: {value}"[:300] if value else name
+        if out.get("output_type") == "stream" and out.get("name") == "stderr":
+            return "the check wrote to stderr: " + str(out.get("text", "")).strip()[:200]
+    return "no output"
+
+
+def released_checks(released: nbformat.NotebookNode) -> dict[str, tuple[str, float]]:
+    """The check cells of a released notebook: {grade_id: (source, points)}."""
+    return {
+        c.metadata.nbgrader["grade_id"]: (c.source, float(c.metadata.nbgrader["points"]))
+        for c in released.cells
+        if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata.nbgrader.get("solution")
+    }
+
+
+def tampering(submitted: nbformat.NotebookNode, released: dict[str, tuple[str, float]]) -> list[Note]:
+    """What a student changed in the check cells they were given: released = {grade_id: (source, points)}."""
+    seen = {}
+    for cell in submitted.cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if grade_id in released:
+            seen[grade_id] = cell
+    notes = []
+    for grade_id, (source, points) in released.items():
+        cell = seen.get(grade_id)
+        if cell is None:
+            notes.append(Outcome.CHECK_DELETED.note(grade_id=grade_id))
+        elif cell.source.strip() != source.strip():
+            notes.append(Outcome.CHECK_EDITED.note(grade_id=grade_id))
+        elif float(cell.metadata.nbgrader.get("points", points)) != points:
+            notes.append(Outcome.POINTS_CHANGED.note(grade_id=grade_id))
+    return notes
+
+
+def read_checks(graded: Path, cell_timeout: int, grade: NotebookGrade) -> None:
+    """Each check's result from nbgrader's autograded notebook into `grade`, and a note for an interrupted cell."""
+    from nbgrader.utils import determine_grade, is_grade, is_solution
+
+    cells = nbformat.read(graded, as_version=4).cells
+    if any(o.get("ename") in INTERRUPTED for c in cells for o in c.get("outputs", [])):
+        grade.notes.append(Outcome.CELL_INTERRUPTED.note(seconds=cell_timeout))
+    for cell in cells:
+        if is_grade(cell) and not is_solution(cell):
+            points, _ = determine_grade(cell)
+            grade.checks[cell.metadata.nbgrader["grade_id"]] = CheckResult(
+                float(points or 0), "" if points else first_error(cell)
+            )
+
+
+def failure(log: str, cell_timeout: int) -> Note:
+    """Why nbgrader graded nothing, from its log: a cell that ignored its interrupt, else nbgrader's error lines."""
+    if "CellTimeoutError" in log:
+        # nbclient interrupts a cell at the limit and waits as long again; a cell that catches the interrupt is
+        # still running then, and nbclient gives up on the whole notebook
+        return Outcome.CELL_IGNORED_INTERRUPT.note(seconds=cell_timeout)
+    tail = " ".join(line for line in log.splitlines() if "[ERROR]" in line)[-300:]
+    return Outcome.NBGRADER_FAILED.note(detail=f": {tail}" if tail else "")
+
+
+def exercise_rows(student: str, checks: list[Exercise], grade: NotebookGrade) -> list[Result]:
+    """The gradebook's rows of one graded notebook: each exercise's points, and the reasons it lost any."""
+    rows = []
+    for ex in checks:
+        check = grade.checks.get(ex.grade_id, DID_NOT_RUN)
+        points = 0.0 if grade.voided else check.points
+        reasons = [check.reason] if check.reason and points < ex.points else []
+        rows.append(Result(student, ex.label, points, ex.points, "; ".join(reasons + [n.reason for n in grade.notes])))
+    return rows
+
+
+def not_graded_rows(student: str, checks: list[Exercise], why: Note) -> list[Result]:
+    """The gradebook's rows of a notebook that was not handed in, or is no notebook: 0 points and why."""
+    return [Result(student, ex.label, 0.0, ex.points, why.reason) for ex in checks]

@@ -1,0 +1,141 @@
+"""A class's submissions: one folder per student, each file matched to a notebook and read into memory at once."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from .outcomes import Note, Outcome
+
+MAX_BYTES = 50 * 2**20  # a submitted notebook larger than this is not read
+
+
+@dataclass
+class Exercise:
+    """One autograded check cell of a notebook: its grade_id, label (e.g. 01.2) and points."""
+
+    grade_id: str
+    label: str
+    points: float
+
+
+@dataclass
+class Submission:
+    """A student's folder: notebooks read into memory by assignment, and files that could not be graded."""
+
+    student: str
+    slug: str
+    notebooks: dict[str, nbformat.NotebookNode] = field(default_factory=dict)  # assignment id -> notebook
+    problems: dict[str, Note] = field(default_factory=dict)  # assignment id -> why it was not graded
+    ignored: list[str] = field(default_factory=list)  # files that are no notebook of the course
+
+    def handed_in(self, aid: str) -> bool:
+        """Whether the student handed in a file for assignment `aid`, readable or not."""
+        return aid in self.notebooks or aid in self.problems
+
+
+def exercises(path: Path) -> list[Exercise]:
+    """The autograded check cells of a source notebook, in order, labelled NN.k."""
+    nb = nbformat.read(path, as_version=4)
+    number = path.name[:2]
+    found = []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution") and float(meta.get("points", 0)) > 0:
+            found.append(Exercise(meta["grade_id"], f"{number}.{len(found) + 1}", float(meta["points"])))
+    return found
+
+
+def slug(name: str) -> str:
+    """A student id nbgrader and file systems accept: letters, digits, - and _ only."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "student"
+
+
+def match_assignment(path: Path, ids: list[str]) -> str | None:
+    """The assignment a submitted file belongs to: its exact name, else its leading two digits (NN_...)."""
+    stem = path.stem.strip()
+    if stem in ids:
+        return stem
+    m = re.match(r"(\d\d)(?:[_ .-]|$)", stem)
+    if m:
+        candidates = [i for i in ids if i.startswith(m.group(1) + "_")]
+        if len(candidates) == 1:
+            return candidates[0]
+    return None
+
+
+def read_text(path: Path) -> tuple[str | None, str | None]:
+    """(the file's text, None), or (None, why not) for a file that is empty, too large, not UTF-8 or unreadable."""
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            return None, "empty file"
+        if size > MAX_BYTES:
+            return None, f"file of {size / 2**20:.0f} MB, more than a notebook should be"
+        return path.read_bytes().decode("utf-8"), None
+    except UnicodeDecodeError:
+        return None, "not a notebook (not text)"
+    except OSError as error:
+        return None, f"could not be read ({error.strerror})"
+
+
+def read_notebook(path: Path) -> tuple[nbformat.NotebookNode | None, str | None]:
+    """(notebook, None) for a readable notebook, else (None, why not) in a few words."""
+    text, why = read_text(path)
+    if text is None:
+        return None, why
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return None, "not a notebook (not JSON)"
+    if not isinstance(data, dict) or "cells" not in data:
+        return None, "not a notebook (JSON without cells)"
+    try:
+        nb = nbformat.reads(text, as_version=4)
+        nbformat.validate(nb)
+    except Exception as error:  # nbformat raises several kinds
+        return None, f"not a valid notebook ({type(error).__name__})"
+    return nb, None
+
+
+def student_files(folder: Path) -> list[Path]:
+    """The files in a student's folder, at any depth, leaving out hidden files and folders."""
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+
+
+def read_folder(sub: Submission, folder: Path, ids: list[str]) -> Submission:
+    """Fill `sub` from `folder`: each file read as the notebook it matches, or ignored with the reason."""
+    for path in student_files(folder):
+        aid = match_assignment(path, ids)
+        rel = path.relative_to(folder).as_posix()
+        if aid is None:
+            sub.ignored.append(rel)
+        elif sub.handed_in(aid):
+            sub.ignored.append(f"{rel} (a second file for {aid})")
+        else:
+            nb, why = read_notebook(path)
+            if nb is None:
+                sub.problems[aid] = Outcome.NOT_A_NOTEBOOK.note(file=rel, why=why)
+            else:
+                sub.notebooks[aid] = nb
+    return sub
+
+
+def collect(submissions: Path, ids: list[str]) -> list[Submission]:
+    """Every student folder in `submissions` (any depth below it), its notebooks read into memory now."""
+    found, slugs = [], set()
+    for folder in sorted(p for p in Path(submissions).iterdir() if p.is_dir() and not p.name.startswith(".")):
+        sid = slug(folder.name)
+        while sid in slugs:
+            sid += "_"
+        slugs.add(sid)
+        found.append(read_folder(Submission(folder.name, sid), folder, ids))
+    return found
