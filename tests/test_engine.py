@@ -35,7 +35,7 @@ def test_fit_lowers_the_loss_on_real_data(mnist_small, capsys):
     assert history["train_loss"][-1] < history["train_loss"][0]
     assert after.loss < before.loss / 2
     assert after.acc > 0.8
-    assert history["best_epoch"] is None
+    assert history["best_epoch"] is None  # no callback, nothing restored
     assert not history["stopped_early"]
     assert capsys.readouterr().out == ""
     assert set(engine.HISTORY_KEYS) <= set(history)
