@@ -58,20 +58,25 @@ def run_pass(
 ) -> torch.Tensor:
     """One pass over `loader` (calling `step(loss)` after each batch, if given); the totals [loss sum, correct, seen].
 
-    The totals stay on `device` as float64 until the end: no sync per batch, and a `reduce` hook (such as
+    The totals stay on `device` until the end (in totals_dtype): no sync per batch, and a `reduce` hook (such as
     torch.distributed.all_reduce) can add up those of several processes before the means are taken.
     """
-    totals = torch.zeros(3, dtype=torch.float64, device=device)
+    totals = torch.zeros(3, dtype=totals_dtype(torch.device(device)), device=device)
     for x, y in track(loader):
         x, y = x.to(device), y.to(device)
         out = model(x)
         loss = loss_fn(out, y)
         if step is not None:
             step(loss)
-        totals[0] += loss.detach().double() * len(y)
+        totals[0] += loss.detach().to(totals.dtype) * len(y)
         totals[1] += (predictions(out.detach()) == y.long().reshape(-1)).sum()
         totals[2] += len(y)
     return totals
+
+
+def totals_dtype(device: torch.device) -> torch.dtype:
+    """The dtype run_pass adds up in: float64, but float32 on Apple's MPS, which has no float64."""
+    return torch.float32 if device.type == "mps" else torch.float64
 
 
 def means(totals: torch.Tensor, reduce: Reduce | None = None) -> tuple[float, float]:

@@ -119,6 +119,11 @@ def test_a_pass_returns_totals_that_reduce_adds_up_across_processes(mnist_small)
     assert combined != pytest.approx(engine.eval_epoch(model, halves[0], loss_fn, cpu), abs=1e-6)
 
 
+def test_totals_add_up_in_float64_but_in_float32_on_mps():
+    assert engine.totals_dtype(torch.device("cpu")) == torch.float64  # as exact as the Python floats it replaced
+    assert engine.totals_dtype(torch.device("mps")) == torch.float32  # Apple's GPUs have no float64
+
+
 def test_history_row_gives_one_epochs_numbers(mnist_small):
     history = sgd_fit(linear(), *mnist_small(), 2, verbose=False)
     assert history.row() == {key: history[key][1] for key in engine.HISTORY_KEYS}
