@@ -8,24 +8,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "course_utils"
-# The one list of the order; CONTRIBUTING.md ("Where code goes") must state the same.
-ORDER = (
-    "env",
-    "files",
-    "course",
-    "checks",
-    "progress",
-    "download",
-    "data",
-    "folders",
-    "metrics",
-    "engine",
-    "plots",
-    "models",
-    "features",
-    "checkpoints",
-    "callbacks",
-)
+# The one list of the order, lowest first; CONTRIBUTING.md ("Where code goes") must state the same.
+ORDER = ("env", "files", "course", "checks", "progress", "download", "data", "folders", "metrics", "engine")
+ORDER += ("plots", "models", "features", "checkpoints", "callbacks")
 
 
 def package_imports(source: str) -> set[str]:
