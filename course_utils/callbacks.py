@@ -50,17 +50,20 @@ class KeepBest(Monitor):
         super().__init__(monitor)
         self.module, self.best_state = module, None
 
+    def kept(self, model: nn.Module) -> nn.Module:
+        """The module whose weights are kept: `module` if one was given, else the model fit() trains."""
+        return model if self.module is None else self.module
+
     def on_epoch_end(self, model: nn.Module, history: History) -> bool | None:
         super().on_epoch_end(model, history)
         if self.improved:
-            kept = self.module or model
-            self.best_state = copy.deepcopy(kept.state_dict())  # a copy: state_dict() shares the live tensors
+            self.best_state = copy.deepcopy(self.kept(model).state_dict())  # a copy: state_dict() shares live tensors
             history["best_epoch"] = history["epoch"][-1]
         return None
 
     def on_fit_end(self, model: nn.Module, history: History) -> None:
         if self.best_state is not None:
-            (self.module or model).load_state_dict(self.best_state)
+            self.kept(model).load_state_dict(self.best_state)
 
 
 class EarlyStopping(KeepBest):

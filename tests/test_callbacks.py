@@ -71,6 +71,8 @@ def test_keep_best_keeps_only_the_module_it_is_given(mnist_small):
         model, train, valid, loss_fn=nn.CrossEntropyLoss(), optimizer=opt, epochs=2, callbacks=[keep], verbose=False
     )
     assert set(keep.best_state) == set(head.state_dict())
+    empty = nn.Sequential()  # a module of no length is still the one asked for, not "none given"
+    assert callbacks.KeepBest(module=empty).kept(model) is empty
     assert evaluate(model, valid, nn.CrossEntropyLoss()).loss == pytest.approx(min(history["valid_loss"]), abs=1e-5)
 
 
