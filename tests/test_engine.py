@@ -7,8 +7,8 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
+import course_utils as cu
 from course_utils import engine, set_seed
-from course_utils.data import TensorLoader
 from course_utils.metrics import evaluate
 
 
@@ -108,7 +108,7 @@ def test_a_pass_returns_totals_that_reduce_adds_up_across_processes(mnist_small)
     """Two halves of the valid set, as two processes would see them: their totals added give the whole set's means."""
     _, valid = mnist_small()
     x, y = valid.dataset.tensors
-    halves = [TensorLoader(TensorDataset(x[i::2], y[i::2]), 100) for i in (0, 1)]
+    halves = [cu.TensorLoader(TensorDataset(x[i::2], y[i::2]), 100) for i in (0, 1)]
     model, loss_fn, cpu = linear(), nn.CrossEntropyLoss(), torch.device("cpu")
     with torch.inference_mode():
         other = engine.run_pass(model.eval(), halves[1], loss_fn, cpu)

@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
+import course_utils as cu
 from course_utils import metrics
-from course_utils.data import TensorLoader
 
 OUTPUTS = torch.tensor([[0.1, 0.5, 0.4], [0.7, 0.2, 0.1], [0.2, 0.3, 0.5], [0.6, 0.3, 0.1]])
 TARGETS = torch.tensor([2, 0, 0, 1])
@@ -57,7 +57,7 @@ def test_evaluate_runs_in_eval_mode_without_gradients():
         model[0].weight.copy_(torch.eye(3))
         model[0].bias.zero_()
     model.train()
-    loader = TensorLoader(torch.utils.data.TensorDataset(OUTPUTS, TARGETS), batch_size=3)
+    loader = cu.TensorLoader(torch.utils.data.TensorDataset(OUTPUTS, TARGETS), batch_size=3)
     result = metrics.evaluate(model, loader, nn.CrossEntropyLoss())
     assert not model.training  # dropout off: the outputs are the inputs themselves
     assert torch.equal(result.outputs, OUTPUTS)
