@@ -4,7 +4,6 @@ save checkpoints, redraw the curves, log to TensorBoard."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,40 +14,65 @@ from .engine import Callback, History
 from .env import in_notebook
 
 
-class KeepBest(Callback):
-    """Remember the weights of the best epoch by `monitor` and put them back when training ends."""
+class Monitor(Callback):
+    """Watch one number of the history (as fastai's TrackerCallback): its best value, and whether this epoch beat it.
 
-    def __init__(self, monitor: str = "valid_acc") -> None:
-        self.monitor, self.best, self.best_state, self.bad_epochs = monitor, None, None, 0
+    A name ending in "loss" is better lower, any other (an accuracy) better higher. Subclasses call
+    `super().on_epoch_end(...)` first, then read `improved`, `best` and `bad_epochs` (epochs since the best).
+    """
 
-    def improved(self, history: History) -> bool:
-        """Read the monitored value of the last epoch; True (and the count of bad epochs reset) when it is the best."""
+    def __init__(self, monitor: str = "valid_loss") -> None:
+        self.monitor, self.lower_is_better = monitor, monitor.endswith("loss")
+        self.best: float | None = None
+        self.improved, self.bad_epochs = False, 0
+
+    def better(self, value: float) -> bool:
+        """Whether `value` beats the best so far (any value does when there is none yet)."""
+        return self.best is None or (value < self.best if self.lower_is_better else value > self.best)
+
+    def on_epoch_end(self, model: nn.Module, history: History) -> bool | None:
         if self.monitor not in history or history[self.monitor][-1] is None:
             raise KeyError(f"cannot monitor {self.monitor!r}: fit() recorded no such value (is there a valid loader?)")
         value = history[self.monitor][-1]
-        lower_is_better = self.monitor.endswith("loss")
-        if self.best is None or (value < self.best if lower_is_better else value > self.best):
-            self.best, self.bad_epochs = value, 0
-            return True
-        self.bad_epochs += 1
-        return False
+        self.improved = self.better(value)
+        self.best, self.bad_epochs = (value, 0) if self.improved else (self.best, self.bad_epochs + 1)
+        return None
+
+
+class KeepBest(Monitor):
+    """Remember the weights of the best epoch by `monitor` and put them back when training ends.
+
+    `module` is the part whose weights are kept (by default the whole model fit() trains): the head alone when
+    the rest is a frozen backbone, so that a copy of the backbone is not made at every improvement.
+    """
+
+    def __init__(self, monitor: str = "valid_acc", module: nn.Module | None = None) -> None:
+        super().__init__(monitor)
+        self.module, self.best_state = module, None
+
+    def kept(self, model: nn.Module) -> nn.Module:
+        """The module whose weights are kept: `module` if one was given, else the model fit() trains."""
+        return model if self.module is None else self.module
 
     def on_epoch_end(self, model: nn.Module, history: History) -> bool | None:
-        if self.improved(history):
-            self.best_state = copy.deepcopy(model.state_dict())  # a copy: state_dict() shares the live tensors
+        super().on_epoch_end(model, history)
+        if self.improved:
+            self.best_state = copy.deepcopy(self.kept(model).state_dict())  # a copy: state_dict() shares live tensors
             history["best_epoch"] = history["epoch"][-1]
         return None
 
     def on_fit_end(self, model: nn.Module, history: History) -> None:
         if self.best_state is not None:
-            model.load_state_dict(self.best_state)
+            self.kept(model).load_state_dict(self.best_state)
 
 
 class EarlyStopping(KeepBest):
     """KeepBest that also stops training once `patience` epochs in a row bring no improvement of `monitor`."""
 
-    def __init__(self, monitor: str = "valid_loss", patience: int = 5, verbose: bool = True) -> None:
-        super().__init__(monitor)
+    def __init__(
+        self, monitor: str = "valid_loss", patience: int = 5, verbose: bool = True, module: nn.Module | None = None
+    ) -> None:
+        super().__init__(monitor, module)
         self.patience, self.verbose = patience, verbose
 
     def on_epoch_end(self, model: nn.Module, history: History) -> bool | None:
@@ -66,20 +90,22 @@ class EarlyStopping(KeepBest):
             print(f"restored the best weights: epoch {history['best_epoch']}, {self.monitor} {self.best:.4f}")
 
 
-class Checkpoint(KeepBest):
-    """Save the model (atomically) whenever `monitor` improves, with `extra` and the epoch in the file."""
+class Checkpoint(Monitor):
+    """Save the model (atomically) whenever `monitor` improves, with the epoch's numbers in the file.
 
-    def __init__(self, path: str | Path, monitor: str = "valid_loss", extra: Mapping[str, Any] | None = None) -> None:
+    `save_options` go to save_checkpoint: plain values to store, or backbone= and class_to_idx= (and settings=)
+    for a transfer-model checkpoint. The file holds the best epoch's weights; nothing is restored at the end.
+    """
+
+    def __init__(self, path: str | Path, monitor: str = "valid_loss", **save_options: Any) -> None:
         super().__init__(monitor)
-        self.path, self.extra = Path(path), dict(extra or {})
+        self.path, self.save_options = Path(path), save_options
 
     def on_epoch_end(self, model: nn.Module, history: History) -> bool | None:
-        if self.improved(history):
-            save_checkpoint(self.path, model, {**self.extra, "epoch": history["epoch"][-1], self.monitor: self.best})
+        super().on_epoch_end(model, history)
+        if self.improved:
+            save_checkpoint(self.path, model, **self.save_options, **history.row())
         return None
-
-    def on_fit_end(self, model: nn.Module, history: History) -> None:
-        """Nothing to restore: the file holds the best weights."""
 
 
 class LivePlot(Callback):

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
-from .checkpoints import save_atomically
+from .files import atomic_write
 from .progress import progress
 
 
@@ -24,6 +24,7 @@ def precompute_features(
     dataset: Dataset,
     cache_dir: Path | str,
     key: str,
+    *,
     batch_size: int = 64,
     device: torch.device | str = "cpu",
     num_workers: int = 0,
@@ -43,7 +44,8 @@ def precompute_features(
             labels.append(targets)
     # concatenated outside inference mode: ordinary tensors that a new head can be trained on
     cached = {"features": torch.cat(features), "labels": torch.cat(labels)}
-    save_atomically(cached, path)
+    with atomic_write(path) as file:  # a reader never finds half a cache file
+        torch.save(cached, file)
     return TensorDataset(cached["features"], cached["labels"])
 
 

@@ -1,4 +1,7 @@
-"""Measuring a classifier: predictions, top-k and per-class accuracy, confusion counts, and evaluate() on a loader."""
+"""Measuring a classifier: predictions, top-k and per-class accuracy, confusion counts, and evaluate() on a loader.
+
+Every function that compares takes the true classes first, as scikit-learn does: (targets, preds) or (targets, outputs).
+"""
 
 from __future__ import annotations
 
@@ -16,14 +19,19 @@ def predictions(outputs: torch.Tensor) -> torch.Tensor:
     return outputs.argmax(1)
 
 
-def topk_accuracy(outputs: torch.Tensor, targets: torch.Tensor, ks: Iterable[int] = (1, 5)) -> dict[int, float]:
+def topk_accuracy(targets: torch.Tensor, outputs: torch.Tensor, ks: Iterable[int] = (1, 5)) -> dict[int, float]:
     """Fraction of rows whose target is among the k highest outputs, for each k up to the number of classes."""
+    if targets.dim() != 1 or outputs.dim() != 2:
+        raise ValueError(
+            f"topk_accuracy(targets, outputs): targets of shape (N,) and outputs of shape (N, classes), "
+            f"got {tuple(targets.shape)} and {tuple(outputs.shape)}"
+        )
     ks = [k for k in ks if k <= outputs.size(1)]
     hits = outputs.topk(max(ks), dim=1).indices == targets.view(-1, 1)
     return {k: hits[:, :k].any(1).float().mean().item() for k in ks}
 
 
-def per_class_accuracy(preds: torch.Tensor, targets: torch.Tensor, num_classes: int) -> torch.Tensor:
+def per_class_accuracy(targets: torch.Tensor, preds: torch.Tensor, num_classes: int) -> torch.Tensor:
     """Accuracy within each true class (nan for a class with no example)."""
     correct = torch.bincount(targets[preds == targets], minlength=num_classes).float()
     total = torch.bincount(targets, minlength=num_classes).float()
@@ -54,6 +62,7 @@ def evaluate(
     model: nn.Module,
     loader: Iterable,
     loss_fn: Callable | None = None,
+    *,
     ks: Iterable[int] = (1, 5),
     num_classes: int | None = None,
     device: torch.device | str | None = None,
@@ -71,5 +80,5 @@ def evaluate(
     multi = out.dim() > 1 and out.size(1) > 1
     num_classes = num_classes or (out.size(1) if multi else 2)
     acc = (preds == y).float().mean().item()
-    topk = topk_accuracy(out, y, ks) if multi else {1: acc}
-    return Evaluation(loss, acc, topk, per_class_accuracy(preds, y, num_classes), preds, y, out)
+    topk = topk_accuracy(y, out, ks) if multi else {1: acc}
+    return Evaluation(loss, acc, topk, per_class_accuracy(y, preds, num_classes), preds, y, out)

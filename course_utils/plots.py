@@ -51,6 +51,7 @@ def denormalize(images: torch.Tensor, mean: Sequence[float], std: Sequence[float
 def show_images(
     images: torch.Tensor,
     titles: Sequence[str] | None = None,
+    *,
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
     ncols: int = 8,

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from course_utils import callbacks, engine, set_seed
+from course_utils.checkpoints import load_checkpoint
 from course_utils.metrics import evaluate
 
 
@@ -23,25 +24,66 @@ def _run(mnist_small, *extra: engine.Callback, epochs: int = 20):
 
 def test_early_stopping_restores_the_best_weights_and_checkpoints(mnist_small, tmp_path, capsys):
     stop = callbacks.EarlyStopping("valid_loss", patience=2)
-    save = callbacks.Checkpoint(tmp_path / "best.pt", "valid_loss", extra={"note": "test"})
+    save = callbacks.Checkpoint(tmp_path / "best.pt", "valid_loss", note="test")
     model, valid, history = _run(mnist_small, stop, save)
-    assert history["stopped_early"] and len(history["epoch"]) == 4 and history["best_epoch"] == 2
+    assert history["stopped_early"]
+    assert (len(history["epoch"]), history["best_epoch"]) == (4, 2)
     best = history["valid_loss"][1]
     assert evaluate(model, valid, nn.CrossEntropyLoss()).loss == pytest.approx(best, abs=1e-5)
-    saved = torch.load(tmp_path / "best.pt", weights_only=True)
-    assert saved["epoch"] == 2 and saved["note"] == "test" and saved["valid_loss"] == pytest.approx(best)
-    fresh = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
-    fresh.load_state_dict(saved["state_dict"])
+    fresh, saved = load_checkpoint(tmp_path / "best.pt", nn.Sequential(nn.Flatten(), nn.Linear(784, 10)))
+    assert (saved["epoch"], saved["note"], saved["valid_loss"]) == (2, "test", best)
+    assert saved["valid_acc"] == history["valid_acc"][1]  # the epoch's numbers, not the monitored one alone
     assert evaluate(fresh, valid, nn.CrossEntropyLoss()).loss == pytest.approx(best, abs=1e-5)
     out = capsys.readouterr().out
-    assert "early stop: valid_loss has not improved for 2 epochs" in out and "restored the best weights: epoch 2" in out
+    assert "early stop: valid_loss has not improved for 2 epochs" in out
+    assert "restored the best weights: epoch 2" in out
 
 
 def test_keep_best_without_patience_trains_every_epoch_and_restores(mnist_small):
     model, valid, history = _run(mnist_small, callbacks.KeepBest("valid_acc"), epochs=4)
-    assert len(history["epoch"]) == 4 and not history["stopped_early"]
+    assert len(history["epoch"]) == 4
+    assert not history["stopped_early"]
     assert history["best_epoch"] == 1 + max(range(4), key=lambda i: history["valid_acc"][i])
     assert evaluate(model, valid).acc == pytest.approx(max(history["valid_acc"]))
+
+
+def test_monitor_tracks_the_best_value_and_whether_this_epoch_beat_it():
+    history = engine.History()
+    losses, accuracies = callbacks.Monitor("valid_loss"), callbacks.Monitor("valid_acc")
+    seen = []
+    for epoch, (loss, acc) in enumerate([(0.9, 0.5), (0.7, 0.4), (0.8, 0.6)], 1):
+        history.append(epoch=epoch, train_loss=1, train_acc=0, valid_loss=loss, valid_acc=acc, lr=0.1, seconds=1)
+        for monitor in (losses, accuracies):
+            monitor.on_epoch_end(nn.Identity(), history)
+        seen.append((losses.improved, losses.best, losses.bad_epochs, accuracies.improved, accuracies.best))
+    assert seen == [(True, 0.9, 0, True, 0.5), (True, 0.7, 0, False, 0.5), (False, 0.7, 1, True, 0.6)]
+
+
+def test_keep_best_keeps_only_the_module_it_is_given(mnist_small):
+    """A head on a frozen body: the head's weights are kept and restored, the body's never copied."""
+    set_seed(0)
+    train, valid = mnist_small()
+    body, head = nn.Sequential(nn.Flatten(), nn.Linear(784, 32)), nn.Linear(32, 10)
+    keep = callbacks.KeepBest("valid_loss", module=head)
+    opt = torch.optim.SGD(head.parameters(), lr=0.05)
+    model = nn.Sequential(body, head)
+    history = engine.fit(
+        model, train, valid, loss_fn=nn.CrossEntropyLoss(), optimizer=opt, epochs=2, callbacks=[keep], verbose=False
+    )
+    assert set(keep.best_state) == set(head.state_dict())
+    empty = nn.Sequential()  # a module of no length is still the one asked for, not "none given"
+    assert callbacks.KeepBest(module=empty).kept(model) is empty
+    assert evaluate(model, valid, nn.CrossEntropyLoss()).loss == pytest.approx(min(history["valid_loss"]), abs=1e-5)
+
+
+def test_checkpoint_watches_without_keeping_weights(mnist_small, tmp_path):
+    save = callbacks.Checkpoint(tmp_path / "best.pt")
+    assert isinstance(save, callbacks.Monitor)
+    assert not isinstance(save, callbacks.KeepBest)
+    _run(mnist_small, save, epochs=3)
+    assert not hasattr(save, "best_state")
+    _, saved = load_checkpoint(tmp_path / "best.pt", nn.Sequential(nn.Flatten(), nn.Linear(784, 10)))
+    assert save.best == saved["valid_loss"]
 
 
 def test_monitoring_a_valid_metric_without_a_valid_loader_says_so(mnist_small):

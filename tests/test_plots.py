@@ -33,7 +33,8 @@ def test_history_has_labelled_axes_and_whole_number_epochs():
         assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("epoch", label, label)
         fig.canvas.draw()
         ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
-        assert ticks and all(float(t).is_integer() for t in ticks)
+        assert ticks
+        assert all(float(t).is_integer() for t in ticks)
         assert [line.get_label() for line in ax.get_lines()] == ["train", "valid", "best epoch"]
 
 
@@ -54,8 +55,10 @@ def test_denormalize_undoes_normalize():
 def test_show_images_titles_each_image_and_hides_axes():
     fig = plots.show_images(torch.rand(3, 1, 8, 8), titles=["a", "b", "c"], ncols=2, title="grid")
     shown = [ax for ax in fig.axes if ax.images]
-    assert [ax.get_title() for ax in shown] == ["a", "b", "c"] and len(fig.axes) == 4  # 2 x 2, one left empty
-    assert not any(ax.axison for ax in fig.axes) and fig._suptitle.get_text() == "grid"
+    assert [ax.get_title() for ax in shown] == ["a", "b", "c"]
+    assert len(fig.axes) == 4  # 2 x 2, one left empty
+    assert not any(ax.axison for ax in fig.axes)
+    assert fig._suptitle.get_text() == "grid"
 
 
 def test_confusion_matrix_plot_writes_the_counts():
