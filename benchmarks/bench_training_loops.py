@@ -138,8 +138,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     lenet = cu.lesson_code("03_convolutions_lenet.ipynb")["lenet"]
-    train = cu.TensorLoader(cu.load_mnist("FashionMNIST", normalize=False), args.batch_size, shuffle=True)
-    test = cu.TensorLoader(cu.load_mnist("FashionMNIST", train=False, normalize=False), args.batch_size)
+    train = cu.TensorLoader(cu.load_mnist("FashionMNIST", valid_size=0, normalize=False), args.batch_size, shuffle=True)
+    test = cu.TensorLoader(cu.load_mnist("FashionMNIST", split="test", normalize=False), args.batch_size)
     small = cu.TensorLoader(TensorDataset(*(t[:2560] for t in train.dataset.tensors)), args.batch_size)
     for run in contenders(small, small, (small, small)).values():  # lazy initialisations and caches, not counted
         run(lenet(), 0.9)

@@ -1,8 +1,7 @@
 """Helpers shared by the course notebooks: profile and device, data, the training loop, metrics, plots, models.
 
 `import course_utils as cu` gives the everyday names below; each lives in a module named by its concern
-(env, course, progress, download, images, catalog, archives, data, tensors, folders, metrics, engine, callbacks,
-plots, models, features, checkpoints, checks), which loads on first use.
+(MODULES below, lowest layer first), which loads on first use.
 """
 
 from importlib import import_module
@@ -24,6 +23,9 @@ _LAZY = {
     "mnist_loaders": "tensors",
     "evaluate": "metrics",
     "fit": "engine",
+    "save_checkpoint": "checkpoints",
+    "load_checkpoint": "checkpoints",
+    "Monitor": "callbacks",
     "KeepBest": "callbacks",
     "EarlyStopping": "callbacks",
     "Checkpoint": "callbacks",
@@ -33,10 +35,12 @@ _LAZY = {
     "plot_history": "plots",
     "show_images": "plots",
 }
-_MODULES = {
+# The modules, lowest layer first: each imports only those before it (CONTRIBUTING.md, tests/test_layering.py).
+MODULES = (
     "env",
-    "course",
     "files",
+    "course",
+    "checks",
     "progress",
     "download",
     "images",
@@ -47,21 +51,20 @@ _MODULES = {
     "folders",
     "metrics",
     "engine",
-    "callbacks",
     "plots",
     "models",
     "features",
     "checkpoints",
-    "checks",
-}
+    "callbacks",
+)
 __all__ = ["PROFILE", "QUICK", "batch_run", "by_profile", "cache_dir", "data_root", "flag", "get_device", "in_notebook"]
-__all__ += ["set_seed", *_LAZY, *_MODULES]
+__all__ += ["set_seed", "MODULES", *_LAZY, *MODULES]
 
 
 def __getattr__(name: str):
     """Import a helper's module the first time the helper (or the module) is used."""
     if name in _LAZY:
         return getattr(import_module(f".{_LAZY[name]}", __name__), name)
-    if name in _MODULES:
+    if name in MODULES:
         return import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

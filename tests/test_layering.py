@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import ast
 import re
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from course_utils import MODULES
+from course_utils.env import REPO_ROOT as REPO
+
 PACKAGE = REPO / "course_utils"
-# The one list of the order, lowest first; CONTRIBUTING.md ("Where code goes") must state the same.
-ORDER = ("env", "files", "course", "checks", "progress", "download", "data", "folders", "metrics", "engine")
-ORDER += ("plots", "models", "features", "checkpoints", "callbacks")
+ORDER = MODULES  # the one list of the order, lowest first; CONTRIBUTING.md ("Where code goes") must state the same
 
 
 def package_imports(source: str) -> set[str]:

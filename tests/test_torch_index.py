@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from course_utils.env import REPO_ROOT
 from course_utils.scripts import torch_index
 from course_utils.scripts.torch_index import CPU_INDEX, choose
 
 SCRIPT = Path(torch_index.__file__)
-REPO = SCRIPT.parents[2]
+REPO = REPO_ROOT
 EXTRA = ["--extra-index-url", CPU_INDEX]
 
 

@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import torch
@@ -20,10 +19,10 @@ from torch.utils.data import DataLoader
 import course_utils as cu
 from course_utils.checkpoints import load_checkpoint
 from course_utils.engine import fit
+from course_utils.env import REPO_ROOT as REPO
 from course_utils.folders import CheckedImageFolder
 from course_utils.models import load_backbone, transfer_model
 
-REPO = Path(__file__).resolve().parent.parent
 SCRIPT = ["-m", "course_utils.scripts.train_caltech101"]  # run as a module of the installed package
 CLASSES = ["accordion", "anchor", "ant"]  # ant has grayscale photos: they must pass through as RGB
 
