@@ -71,6 +71,35 @@ DECK_SCRIPT = """async () => {
   };
 }"""
 
+# Where a deck is (slide and fragment), and whether the slide-number badge covers one of the arrows shown
+DECK_POSITION = """() => {
+  const i = Reveal.getIndices(), badge = document.querySelector('.reveal .slide-number');
+  const b = badge && badge.getBoundingClientRect();
+  const covered = b ? [...document.querySelectorAll('.reveal .controls button.enabled')].filter(c => {
+    const r = c.getBoundingClientRect();
+    return getComputedStyle(c).display !== 'none' && r.width > 0 &&
+      r.left < b.right && b.left < r.right && r.top < b.bottom && b.top < r.bottom;
+  }).map(c => c.className.split(' ')[0]) : [];
+  return {at: [i.h, i.v || 0, i.f === undefined ? -1 : i.f], covered};
+}"""
+
+
+def step_with_right_arrow(page, most: int = 2000) -> dict:
+    """From the first slide, press the right arrow until the deck stops moving: the slides seen, reveal's own count
+    of them, and the arrows the slide-number badge covered on the way."""
+    page.evaluate("() => Reveal.slide(0, 0, -1)")
+    seen, covered, last = set(), set(), None
+    for _ in range(most):
+        where = page.evaluate(DECK_POSITION)
+        seen.add(tuple(where["at"][:2]))
+        covered.update(where["covered"])
+        if where["at"] == last:
+            break
+        last = where["at"]
+        page.keyboard.press("ArrowRight")
+    return {"seen": len(seen), "total": page.evaluate("() => Reveal.getTotalSlides()"), "covered": sorted(covered)}
+
+
 # axe-core's check of the whole page, started in every page at once (the browser runs them side by side) and
 # collected with AXE_RESULT: any violation fails
 AXE_START = """() => { window.__axe = new Promise(r => setTimeout(r, 0)).then(

@@ -23,7 +23,16 @@ import nbformat
 import pytest
 from conftest import INSTRUCTOR_COURSE_MAP as COURSE_MAP
 from conftest import INSTRUCTOR_NOTEBOOKS as NOTEBOOKS
-from pages import AXE_RESULT, AXE_START, DECK_SCRIPT, PAGE_SCRIPT, broken_internal_links, open_pages, visit
+from pages import (
+    AXE_RESULT,
+    AXE_START,
+    DECK_SCRIPT,
+    PAGE_SCRIPT,
+    broken_internal_links,
+    open_pages,
+    step_with_right_arrow,
+    visit,
+)
 
 from tools.notebooks import course_entries, find_notebooks
 from tools.paths import NODE_MODULES
@@ -179,7 +188,8 @@ def test_site_pages_have_navigation(site):
 
 @pytest.fixture(scope="session")
 def deck_visits(slides, server, browser, page_watch) -> dict:
-    """Every deck opened once at 1280×720: what went wrong while loading, and every slide measured."""
+    """Every deck opened once at 1280×720: what went wrong while loading, every slide measured, and the deck stepped
+    through with the right arrow."""
     shot = _pick(notebook_paths(), "03").stem
     visits = {}
     stems = [nb.stem for nb in notebook_paths() if (slides / f"{nb.stem}.slides.html").is_file()]
@@ -187,6 +197,7 @@ def deck_visits(slides, server, browser, page_watch) -> dict:
     for stem, url, (page, watch) in zip(stems, urls, open_pages(browser, page_watch, urls), strict=True):
         v = visit(page, watch, DECK_SCRIPT, screenshot=f"slides_{stem}.png" if stem == shot else None)
         v["fits"] = check_deck(v["page"], url, load=False)
+        v["steps"] = step_with_right_arrow(v["page"])
         v["page"].close()
         visits[stem] = v
     return visits
@@ -213,6 +224,24 @@ def test_every_slide_fits_a_1280x720_screen(deck_visits):
     fits = [f for v in deck_visits.values() for f in v["fits"]]
     bad = [f.describe() for f in fits if f.overflows or f.small_code]
     assert not bad, f"{len(bad)} of {len(fits)} slides do not fit 1280×720:\n" + "\n".join(bad)
+
+
+def test_the_right_arrow_alone_reaches_every_slide_of_every_deck(deck_visits):
+    """A clicker sends right/left only: stepping each deck with the right arrow visits every slide reveal.js counts
+    (the down ones too), and the slide-number badge covers none of the arrows on the way."""
+    short = {n: f"{v['steps']['seen']} of {v['steps']['total']}" for n, v in deck_visits.items()
+             if v["steps"]["seen"] != v["steps"]["total"]}  # fmt: skip
+    assert not short, f"slides the right arrow reaches, of reveal's total: {short}"
+    covered = {n: v["steps"]["covered"] for n, v in deck_visits.items() if v["steps"]["covered"]}
+    assert not covered, f"arrows under the slide-number badge: {covered}"
+
+
+def test_the_deck_index_lists_every_deck_in_course_order(slides):
+    """index.html: a styled card per deck, in course order, each linked to its deck with the notebook's title."""
+    index = (slides / "index.html").read_text(encoding="utf-8")
+    hrefs = re.findall(r"<a href='([^']+\.slides\.html)'><span class='deck-title'>", index)
+    assert hrefs == [f"{nb.stem}.slides.html" for nb in notebook_paths()]
+    assert "<style>" in index
 
 
 def test_decks_reference_no_cdn(slides):

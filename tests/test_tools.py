@@ -44,9 +44,12 @@ def test_a_browser_that_cannot_start_is_reported_as_no_browser(playwright, monke
 
 def test_the_slides_index_escapes_notebook_titles():
     """The index of the decks comes from a template with autoescaping: a title is text, never markup."""
-    page = render("slides_index.html.j2", decks=[("01_x.slides.html", "<script>alert(1)</script>")])
+    deck = {"href": "01_x.slides.html", "title": "<script>alert(1)</script>", "teaches": "<b>x</b>"}
+    page = render("slides_index.html.j2", decks=[deck], title="<i>course</i>")
     assert "<script>" not in page
-    assert "<li><a href='01_x.slides.html'>&lt;script&gt;alert(1)&lt;/script&gt;</a></li>" in page
+    assert "<b>" not in page
+    assert "<i>" not in page
+    assert "<a href='01_x.slides.html'><span class='deck-title'>&lt;script&gt;alert(1)&lt;/script&gt;</span>" in page
 
 
 def test_a_build_that_cannot_go_on_exits_1_with_the_reason(tmp_path, capsys):

@@ -7,11 +7,15 @@ from typing import TYPE_CHECKING
 
 import nbformat
 
+from course_utils.course import course_info
+from course_utils.files import write_text
+
 from .assets import copy_deck_assets, require_node_modules
 from .errors import BuildError
-from .notebooks import find_notebooks, notebook_title, without_test_markers
+from .notebooks import course_entries, find_notebooks, without_test_markers
 from .paths import TOOLS
 from .templates import render
+from .website import DEFAULT_TITLE
 
 if TYPE_CHECKING:
     from nbconvert import SlidesExporter
@@ -66,8 +70,17 @@ def build_slides(nb_dir: Path, out: Path) -> list[Path]:
         nb = deck_notebook(nbformat.read(path, as_version=4))
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
         deck = out / f"{path.stem}.slides.html"
-        deck.write_text(body, encoding="utf-8")
+        write_text(deck, body)
         decks.append(deck)
-    links = [(d.name, notebook_title(p)) for p, d in zip(notebooks, decks, strict=True)]
-    (out / "index.html").write_text(render("slides_index.html.j2", decks=links), encoding="utf-8")
+    write_text(out / "index.html", deck_index(nb_dir))
     return decks
+
+
+def deck_index(nb_dir: Path) -> str:
+    """index.html: a card per deck, in course order, with the notebook's title and what it teaches."""
+    cards = [
+        {"href": f"{e['path'].stem}.slides.html", "title": e["title"], "teaches": e["teaches"]}
+        for e in course_entries(nb_dir)
+        if e["path"]
+    ]
+    return render("slides_index.html.j2", decks=cards, title=course_info().get("title", DEFAULT_TITLE))
