@@ -13,6 +13,7 @@ INSTRUCTOR_NOTEBOOKS and INSTRUCTOR_COURSE_MAP point the tests at other notebook
 from __future__ import annotations
 
 import functools
+import html
 import http.server
 import json
 import re
@@ -23,6 +24,7 @@ import nbformat
 import pytest
 from conftest import INSTRUCTOR_COURSE_MAP as COURSE_MAP
 from conftest import INSTRUCTOR_NOTEBOOKS as NOTEBOOKS
+from nbformat import v4
 from pages import (
     AXE_RESULT,
     AXE_START,
@@ -34,7 +36,7 @@ from pages import (
     visit,
 )
 
-from tools.notebooks import course_entries, find_notebooks
+from tools.notebooks import HIDDEN_TESTS, course_entries, find_notebooks, without_markers
 from tools.paths import NODE_MODULES
 from tools.slidefit import check_deck
 from tools.website import extra_pages
@@ -96,6 +98,46 @@ def _pick(paths: list[Path], prefix: str) -> Path:
         if p.name.startswith(prefix):
             return p
     return paths[len(paths) // 2]
+
+
+# ----------------------------------------------------------------------------------------
+# What the site and the decks show of a cell
+# ----------------------------------------------------------------------------------------
+
+MARKERS = re.compile(r"(?:BEGIN|END) (?:SOLUTION|HIDDEN TESTS)|NBVAL_[A-Z_]+")
+
+
+def test_display_drops_nbval_and_solution_markers_and_hidden_tests():
+    """The site's and the decks' form of a code cell: no test or solution marker lines, no hidden-test region."""
+    source = (
+        "# NBVAL_CHECK_OUTPUT\n### BEGIN SOLUTION\nanswer = 42\n### END SOLUTION\nprint(answer)\n"
+        "### BEGIN HIDDEN TESTS\nassert answer == 42\n### END HIDDEN TESTS\nshown = 1\n### BEGIN HIDDEN TESTS\nx = 0"
+    )
+    nb = without_markers(v4.new_notebook(cells=[v4.new_code_cell(source), v4.new_markdown_cell("### BEGIN here")]))
+    assert nb.cells[0].source == "answer = 42\nprint(answer)\nshown = 1"
+    assert nb.cells[1].source == "### BEGIN here"
+
+
+def page_text(path: Path) -> str:
+    """A built page's text, without its tags (highlighted code is split into spans)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", path.read_text(encoding="utf-8")))
+
+
+def test_no_page_or_deck_shows_a_marker_or_a_hidden_test(site, slides):
+    """Solution, hidden-test and nbval marker lines, and the hidden tests' code, appear on no page and no deck."""
+    pages = [*sorted(site.glob("*.html")), *sorted(slides.glob("*.slides.html"))]
+    found = {p.name: sorted(set(MARKERS.findall(page_text(p)))) for p in pages}
+    assert not {k: v for k, v in found.items() if v}, f"markers shown: {found}"
+    hidden = [
+        line.strip()
+        for nb in notebook_paths()
+        for cell in nbformat.read(nb, as_version=4).cells
+        for region in HIDDEN_TESTS.findall(cell.source)
+        for line in region.splitlines()[1:-1]
+        if len(line.strip()) > 20
+    ]
+    shown = {p.name: [h for h in hidden if h in page_text(p)] for p in pages}
+    assert not {k: v for k, v in shown.items() if v}, f"hidden tests shown: {shown}"
 
 
 # ----------------------------------------------------------------------------------------

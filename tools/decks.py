@@ -12,7 +12,7 @@ from course_utils.files import write_text
 
 from .assets import copy_deck_assets, require_node_modules
 from .errors import BuildError
-from .notebooks import course_entries, find_notebooks, without_test_markers
+from .notebooks import course_entries, find_notebooks, without_markers
 from .paths import TOOLS
 from .templates import render
 from .website import DEFAULT_TITLE
@@ -46,9 +46,10 @@ def slides_exporter() -> SlidesExporter:
 
 
 def deck_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """The notebook as the decks show it: no test markers, and code cells of LONG_CODE_LINES lines or more tagged
-    ``slides-long-code`` (their figures are drawn smaller, so that listing and figure fit one slide)."""
-    nb = without_test_markers(nb)
+    """The notebook as the decks show it: no test or solution markers nor hidden tests, and code cells of
+    LONG_CODE_LINES lines or more tagged ``slides-long-code`` (their figures are drawn smaller, so that listing and
+    figure fit one slide)."""
+    nb = without_markers(nb)
     for cell in nb.cells:
         if cell.cell_type == "code" and len(cell.source.splitlines()) >= LONG_CODE_LINES:
             cell.metadata["tags"] = [*cell.metadata.get("tags", []), "slides-long-code"]

@@ -10,6 +10,11 @@ import nbformat
 from course_utils.course import COURSE_TOML, course_map, notebook_paths
 
 NBVAL_MARKER = re.compile(r"^[ \t]*# ?NBVAL_[A-Z_]+[ \t]*\n?", re.MULTILINE)
+SOLUTION_MARKER = re.compile(r"^[ \t]*### (?:BEGIN|END) SOLUTION[ \t]*(?:\n|\Z)", re.MULTILINE)
+# a hidden test is graders' business: its whole region goes, markers and code (to the cell's end if left open)
+HIDDEN_TESTS = re.compile(
+    r"^[ \t]*### BEGIN HIDDEN TESTS.*?(?:^[ \t]*### END HIDDEN TESTS[ \t]*(?:\n|\Z)|\Z)", re.MULTILINE | re.DOTALL
+)
 
 
 def find_notebooks(nb_dir: Path, course_toml: Path = COURSE_TOML) -> list[Path]:
@@ -46,9 +51,11 @@ def notebook_title(path: Path) -> str:
     return path.stem
 
 
-def without_test_markers(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Drop the ``# NBVAL_CHECK_OUTPUT``-style lines (test plumbing) from code cells, for display."""
+def without_markers(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The code cells as shown on the site and the decks: without ``# NBVAL_CHECK_OUTPUT``-style lines (test
+    plumbing), nbgrader's ``### BEGIN/END SOLUTION`` lines, and hidden-test regions."""
     for cell in nb.cells:
         if cell.cell_type == "code":
-            cell.source = NBVAL_MARKER.sub("", cell.source)
+            source = HIDDEN_TESTS.sub("", cell.source)
+            cell.source = SOLUTION_MARKER.sub("", NBVAL_MARKER.sub("", source)).rstrip()
     return nb

@@ -13,7 +13,7 @@ from course_utils.course import course_info
 
 from .assets import copy_mathjax, require_node_modules
 from .errors import BuildError
-from .notebooks import course_entries, without_test_markers
+from .notebooks import course_entries, without_markers
 from .paths import TOOLS
 
 DEFAULT_TITLE = "PyTorch course"
@@ -78,7 +78,7 @@ def home_page(course: dict, entries: list[dict], pages: Sequence[Path] = ()) -> 
 
 def site_notebook(path: Path) -> nbformat.NotebookNode:
     """The notebook as the site shows it: solutions folded behind a 'Show solution' toggle."""
-    nb = without_test_markers(nbformat.read(path, as_version=4))
+    nb = without_markers(nbformat.read(path, as_version=4))
     for cell in nb.cells:
         if SOLUTION_TAG not in cell.metadata.get("tags", []):
             continue
