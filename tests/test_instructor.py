@@ -201,6 +201,35 @@ def test_site_has_no_accessibility_violation(site_visits):
     assert not found, "accessibility violations (axe-core):\n" + json.dumps(found, indent=1)
 
 
+PHONE = {"width": 400, "height": 800}
+THEME_TEXT = ("Light Dark", "Download this page", "Contents", ".ipynb .pdf")
+
+
+def on_a_phone(page, url: str) -> list[str]:
+    """What is wrong with the page at `url` on a 400 px screen: wider than the screen, or a search button that does
+    not bring up a search field."""
+    page.goto(url)
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    wrong = [f"{width} px wide on a {PHONE['width']} px screen"] if width > PHONE["width"] else []
+    page.click(".search-button__button")
+    if not page.is_visible("#pst-search-dialog input[name=q]"):
+        wrong.append("the search button shows no search field")
+    return wrong
+
+
+def test_every_site_page_fits_a_phone_and_its_search_button_opens_search(site, server, browser):
+    """At 400 px: no page is wider than the screen (code and tables scroll or wrap inside their box), the header's
+    search button opens a search field, and search snippets quote the page, not the theme's buttons."""
+    page = browser.new_page(viewport=PHONE)
+    problems = {name: on_a_phone(page, f"{server}/html/{name}") for name in sorted(p.name for p in site.glob("*.html"))}
+    page.goto(f"{server}/html/search.html?q=tensor")
+    page.wait_for_selector("#search-results li p.context")
+    snippets = page.locator("#search-results li p.context").all_inner_texts()
+    page.close()
+    assert not {k: v for k, v in problems.items() if v}, f"pages that fail on a phone: {problems}"
+    assert not [s for s in snippets if any(t in s for t in THEME_TEXT)], f"snippets with the theme's text: {snippets}"
+
+
 def test_site_pages_have_navigation(site):
     """Previous/next links follow the course order (then the glossary); each notebook's page has a table of its
     ## sections."""

@@ -32,6 +32,7 @@ html_title = project
 html_static_path = ["_static"]
 templates_path = ["_templates"]  # sections/sidebar-primary.html: the sidebar as a landmark
 html_css_files = ["course.css"]
+html_js_files = ["course.js"]  # the header's search button on a phone, search snippets without the page's buttons
 html_favicon = "_static/favicon.svg"  # else browsers ask the server for /favicon.ico
 html_show_sourcelink = False
 html_copy_source = True  # the "download .ipynb" button links to _sources/
