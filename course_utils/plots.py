@@ -65,7 +65,7 @@ def show_images(
     n = len(images)
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 1.8 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 1.8 * nrows), squeeze=False, layout="constrained")
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= n:
@@ -77,7 +77,6 @@ def show_images(
             ax.set_title(titles[i], fontsize=8, color=title_colors[i] if title_colors else "black")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 

@@ -61,6 +61,30 @@ def test_show_images_titles_each_image_and_hides_axes():
     assert fig._suptitle.get_text() == "grid"
 
 
+def titles_touching_other_images(fig: plt.Figure) -> list[str]:
+    """The titles whose drawn box overlaps the image of another axes (matplotlib's renderer, after layout)."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    shown = [ax for ax in fig.axes if ax.images]
+    touching = []
+    for ax in shown:
+        box = ax.title.get_window_extent(renderer)
+        if any(box.overlaps(other.get_window_extent(renderer)) for other in shown if other is not ax):
+            touching.append(ax.get_title())
+    return touching
+
+
+@pytest.mark.parametrize(
+    ("shape", "ncols", "label"),
+    [((1, 28, 28), 8, "T-shirt/top"), ((1, 28, 28), 8, "Ankle boot\n→ Sneaker"), ((3, 64, 64), 6, "augmented 1"),
+     ((3, 64, 64), 4, "golden retriever\n0.93"), ((3, 64, 64), 8, "cat 0.97\n(true: dog)")],
+)  # fmt: skip
+def test_show_images_keeps_every_title_off_the_other_rows_images(shape, ncols, label):
+    """Two-row grids (notebooks 03, 05, 06): no title, of one line or two, touches the image of the row above."""
+    fig = plots.show_images(torch.rand(2 * ncols, *shape), [label] * (2 * ncols), ncols=ncols, title="grid")
+    assert not titles_touching_other_images(fig)
+
+
 def test_confusion_matrix_plot_writes_the_counts():
     targets, preds = torch.tensor([0, 0, 1, 2]), torch.tensor([0, 1, 1, 2])
     fig = plots.plot_confusion_matrix(targets, preds, ["cat", "dog", "cup"], title="cm")
