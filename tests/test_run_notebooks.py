@@ -25,6 +25,22 @@ def test_a_notebook_is_executed_in_place_with_batch_settings(tmp_path, monkeypat
     assert [p.name for p in tmp_path.iterdir()] == ["00_tiny.ipynb"]  # no temporary file left
 
 
+def test_a_run_notebook_carries_the_installed_kernels_spec(tmp_path):
+    """The kernelspec JupyterLab would write on opening (ipykernel's display name, not "Python 3") is written by the
+    run, so an untouched notebook reopens unmodified."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    path = tmp_path / "00_tiny.ipynb"
+    old = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(
+        nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("6 * 7")], metadata={"kernelspec": old}), path
+    )
+    run_notebooks.run(path)
+    spec = KernelSpecManager().get_kernel_spec("python3")
+    written = nbformat.read(path, as_version=4).metadata.kernelspec
+    assert written == {"display_name": spec.display_name, "language": spec.language, "name": "python3"}
+
+
 def test_a_write_that_fails_leaves_the_notebook_as_it_was(tmp_path, monkeypatch):
     path = tmp_path / "00_tiny.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("6 * 7")]), path)

@@ -22,15 +22,27 @@ from ..course import notebook_paths
 from ..env import quick_from_env
 from ..files import atomic_write
 
+KERNEL = "python3"  # ipykernel's kernel, the one setup installs into the course's environment
+
+
+def installed_kernelspec(name: str = KERNEL) -> dict:
+    """The notebook metadata of the installed kernel `name`, as JupyterLab writes it when it opens a notebook: with it
+    committed, an untouched notebook opens unmodified."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec(name)
+    return {"display_name": spec.display_name, "language": spec.language, "name": name}
+
 
 def run(path: Path) -> float:
     """Execute one notebook in its own folder, write it back atomically, and return the seconds it took."""
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    client = NotebookClient(nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(nb, timeout=3600, kernel_name=KERNEL, resources={"metadata": {"path": str(path.parent)}})
     client.execute()
     seconds = time.perf_counter() - start
     nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})
+    nb.metadata["kernelspec"] = installed_kernelspec()
     with atomic_write(path, "w", encoding="utf-8") as file:
         nbformat.write(nb, file)
     return seconds
