@@ -16,6 +16,7 @@ from pathlib import Path
 
 import nbformat
 
+from .bubblewrap import Bubblewrap
 from .course_folder import make_course
 from .errors import GradingError
 from .feedback import write_notebook_feedback, write_student_page
@@ -44,6 +45,7 @@ class Grader:
     timings: list[tuple[str, str, float]] = field(default_factory=list)  # (student, assignment, seconds)
     released: dict = field(default_factory=dict)  # assignment -> {check grade_id: (source, points)} as handed out
     tmp_root: str = field(default_factory=tempfile.gettempdir)  # sandboxes go here; new files in it are reported
+    jail: Bubblewrap | None = None  # the sandbox every kernel runs in; None: --no-sandbox
 
     def prepare(self, work: Path) -> None:
         """Generate the course folder once and keep it in memory: every notebook is graded in a fresh copy."""
@@ -84,7 +86,9 @@ class Grader:
         before = snapshot(watch, skip=(course, sandbox))
         t0 = time.perf_counter()
         with Watchdog(self.notebook_timeout) as watchdog, temporary_files_in(course):
-            ok, log = autograde(course, aid, sub.slug, sandbox, cell_timeout=self.cell_timeout, quick=self.quick)
+            ok, log = autograde(
+                course, aid, sub.slug, sandbox, cell_timeout=self.cell_timeout, quick=self.quick, jail=self.jail
+            )
         grade = NotebookGrade()
         if watchdog.fired:
             grade.notes.append(Outcome.NOTEBOOK_TIME_LIMIT.note(seconds=self.notebook_timeout))
@@ -147,8 +151,9 @@ def grade(
     notebook_timeout: int = 900,
     quick: bool = True,
     tmp_root: Path | None = None,
+    jail: Bubblewrap | None = None,
 ) -> tuple[list[Result], list[tuple[str, str, float]]]:
-    """Autograde every student folder in `submissions`: out/gradebook.csv and out/feedback/<student>/."""
+    """Autograde every student folder in `submissions` (each kernel in `jail`): out/gradebook.csv, out/feedback/."""
     submissions, out = Path(submissions), Path(out)
     if not submissions.is_dir():
         raise GradingError(f"{submissions} is not a folder of submissions (one subfolder per student)")
@@ -158,7 +163,7 @@ def grade(
     out.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(out / "feedback", ignore_errors=True)
     tmp_root = str(tmp_root or tempfile.gettempdir())
-    grader = Grader(notebooks, out, cell_timeout, notebook_timeout, quick, tmp_root=tmp_root)
+    grader = Grader(notebooks, out, cell_timeout, notebook_timeout, quick, tmp_root=tmp_root, jail=jail)
     work = Path(tempfile.mkdtemp(prefix="course-grading-", dir=tmp_root))
     try:
         grader.prepare(work)

@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from .bubblewrap import find_bubblewrap
 from .errors import ToolError
 from .gradebook import totals
 from .grader import grade
@@ -41,6 +42,9 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--timeout", type=int, default=300, help="seconds one cell may run (default 300)")
     g.add_argument("--notebook-timeout", type=int, default=900, help="seconds one notebook may run (default 900)")
     g.add_argument("--full", action="store_true", help="run submissions in the full profile (default: quick)")
+    g.add_argument(
+        "--no-sandbox", action="store_true", help="run student code with your own rights, without bubblewrap (unsafe)"
+    )
     return ap
 
 
@@ -52,9 +56,10 @@ def run(args: argparse.Namespace, t0: float) -> None:
         print(f"student edition: {len(written)} notebooks in {args.build / 'student'} ({seconds:.1f} s)")
         return
     out = args.out or args.build / "grades"
+    jail = None if args.no_sandbox else find_bubblewrap()
     rows, timings = grade(
         args.submissions, out, args.notebooks, cell_timeout=args.timeout, notebook_timeout=args.notebook_timeout,
-        quick=not args.full,
+        quick=not args.full, jail=jail,
     )  # fmt: skip
     for student, (got, most) in totals(rows).items():
         print(f"{student:>24}: {got:g} / {most:g}")
