@@ -22,10 +22,11 @@ from traitlets import Any, Dict, Integer, List, Unicode
 
 from .bubblewrap import Bubblewrap
 from .course_folder import nbgrader_api
+from .feedback import OneLineErrors
+from .outcomes import GRADER_META
 
 KERNEL_FOLDER = ".kernel"  # in the scratch folder: the connection file and the kernel's IPC sockets
 PASSED_ON = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")  # what a sandboxed kernel gets of the grader's environment
-GRADER_META = "course_grader"  # the notebook metadata where the grader records what it saw (tools.scoring reads it)
 
 
 class SandboxedKernelManager(AsyncKernelManager):
@@ -168,7 +169,9 @@ def autograde(
     course: Path, aid: str, sid: str, sandbox: Path, *, cell_timeout: int, quick: bool, jail: Bubblewrap | None
 ) -> tuple[bool, str]:
     """nbgrader autograde of one submitted notebook, then its HTML feedback: (whether it was graded, nbgrader's log)."""
+    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 
     default = Autograde.class_traits()["autograde_preprocessors"].default()
     api = nbgrader_api(
@@ -179,6 +182,9 @@ def autograde(
             "SandboxedExecute.sandbox": str(sandbox),
             "SandboxedExecute.kernel_env": kernel_env(sandbox, quick),
             "SandboxedExecute.jail": jail,
+            # the feedback: no hidden test (nbgrader keeps them on purpose, jupyter/nbgrader#917), HTML sanitised
+            "GenerateFeedback.preprocessors": [GetGrades, ClearHiddenTests, OneLineErrors, CSSHTMLHeaderPreprocessor],
+            "HTMLExporter.sanitize_html": True,
             "SandboxedExecute.secrets": [str(course / "gradebook.db"), str(course / "source")],
         },
     )
