@@ -8,8 +8,8 @@ from notebooks/, the one source (tools.course_folder). Grading runs every submit
 course folder per notebook, the kernel in an empty sandbox folder (its HOME and TMPDIR too), one cell at most
 --timeout seconds and the whole notebook at most --notebook-timeout (tools.grader). A file that is not a notebook,
 a crash, an endless loop or a tampered check scores 0 with a reason; the other students are graded as if it were
-not there. Student code still runs with the grader's rights: grade a real class as a separate user or in a
-container (README, "Grading").
+not there. Every kernel runs in a bubblewrap sandbox (tools.bubblewrap); without bwrap grading refuses unless
+--no-sandbox is given (README, "Grading a class").
 """
 
 from __future__ import annotations
