@@ -112,6 +112,8 @@ student: setup
 
 # Grade a class: make grade SUBMISSIONS=folder (one subfolder per student) -> _build/grades/gradebook.csv, feedback/
 # Submissions run in the quick profile; GRADE_ARGS="--full" runs them in full, --timeout/--notebook-timeout set limits.
+# Every kernel runs in a bubblewrap sandbox (tools/bubblewrap.py); without bwrap it refuses, and says what to install,
+# unless GRADE_ARGS="--no-sandbox" (student code then runs with your rights: README, "Grading a class").
 grade: data
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder (one subfolder per student)"; exit 2; }
 	$(BIN)/python -m tools.grading grade "$(SUBMISSIONS)" $(GRADE_ARGS)

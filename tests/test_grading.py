@@ -2,142 +2,43 @@
 
 Synthetic classes are graded, each by one run of the grader's command line, as `make grade` does, in a process of
 its own that runs while the other tests do (tests/conftest.py: background): notebook 03 of the course in the quick
-profile (a fully correct and a partly wrong submission), and a tiny exercise notebook made here for the slow and
-hostile cases (a crash, endless loops, edited and deleted check cells, a submission that looks for the hidden tests
-and the gradebook, one that writes outside its folder, files that are no notebook, one past the limit for a whole
-notebook). Every student's points in the gradebook are asserted. The student edition: tests/test_student_edition.py.
+profile (a fully correct and a partly wrong submission), and a tiny exercise notebook (tests/classes.py) for the slow
+and hostile cases (a crash, endless loops, edited, deleted and copy-pasted check cells, a submission that looks for
+the hidden tests and the gradebook, one that writes outside its folder, files that are no notebook, links, names a
+spreadsheet would run, one past the limit for a whole notebook). Every student's points in the gradebook are
+asserted. The sandbox's own probes: tests/test_hostile_class.py. The student edition: tests/test_student_edition.py.
 """
 
 from __future__ import annotations
 
-import re
+import csv
 import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import Job, finished, starts_in_background
-from nbformat import v4
+from classes import (
+    LOOKS_FOR_SECRETS,
+    SANDBOX,
+    as_submitted,
+    graded,
+    start_grading,
+    tiny_class_folders,
+    tiny_notebook,
+    write,
+    write_bad_files,
+)
+from conftest import Job, starts_in_background
 
-from tools.gradebook import read_gradebook
 from tools.paths import NOTEBOOKS
+from tools.submissions import slug
 
 NOTEBOOK_03 = NOTEBOOKS / "03_convolutions_lenet.ipynb"  # of the quickest in the quick profile
 
 
 # ----------------------------------------------------------------------------------------
-# Making submissions
-# ----------------------------------------------------------------------------------------
-
-
-def nbgrader_meta(grade_id: str, *, grade=False, solution=False, locked=False, points=None) -> dict:
-    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3, "solution": solution}
-    meta["task"] = False
-    if grade:
-        meta["points"] = points
-    return {"nbgrader": meta}
-
-
-CHECK = 'def check(ok, right, wrong):\n    assert ok, wrong\n    print("✔", right)'
-
-
-def tiny_notebook(answer1: str = "def double(x):\n    return 2 * x", answer2: str = "def square(x):\n    return x * x"):
-    """90_tiny: two exercises (1 and 2 points), each with a visible check and a hidden test; no torch: quick."""
-    cells = [
-        v4.new_markdown_cell("# 90 · A tiny exercise notebook"),
-        v4.new_code_cell(CHECK),
-        v4.new_markdown_cell("## Exercises\n\n### Exercise 1 · Double it"),
-        v4.new_code_cell(
-            f"### BEGIN SOLUTION\n{answer1}\n### END SOLUTION", metadata=nbgrader_meta("ex90-1-answer", solution=True)
-        ),
-        v4.new_code_cell(
-            'check(double(3) == 6, "double(3) is 6", f"double(3) should be 6, yours is {double(3)}")\n'
-            "### BEGIN HIDDEN TESTS\nassert double(-1.5) == -3.0\n### END HIDDEN TESTS",
-            metadata=nbgrader_meta("ex90-1-check", grade=True, locked=True, points=1),
-        ),
-        v4.new_markdown_cell("### Exercise 2 · Square it"),
-        v4.new_code_cell(
-            f"### BEGIN SOLUTION\n{answer2}\n### END SOLUTION", metadata=nbgrader_meta("ex90-2-answer", solution=True)
-        ),
-        v4.new_markdown_cell(
-            "Squaring multiplies a number by itself.",
-            metadata=nbgrader_meta("ex90-2-written", grade=True, solution=True, points=0),
-        ),
-        v4.new_code_cell(
-            'check(square(3) == 9, "square(3) is 9", f"square(3) should be 9, yours is {square(3)}")\n'
-            "### BEGIN HIDDEN TESTS\nassert square(-2) == 4\n### END HIDDEN TESTS",
-            metadata=nbgrader_meta("ex90-2-check", grade=True, locked=True, points=2),
-        ),
-    ]
-    nb = v4.new_notebook(cells=cells)
-    nb.metadata.kernelspec = {"display_name": "Python 3", "language": "python", "name": "python3"}
-    return nb
-
-
-HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)
-
-
-def as_submitted(nb, answers: dict[str, str] | None = None):
-    """What a student hands in: hidden tests gone (as in the student edition), outputs gone, `answers` by grade_id."""
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        cell.source = HIDDEN.sub("", cell.source)
-        if answers and meta.get("grade_id") in answers:
-            cell.source = answers[meta["grade_id"]]
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
-    return nb
-
-
-# Looks for the grader's files from its working folder: the gradebook, the source notebooks with the solutions and
-# hidden tests, the notebook being graded. If it found the solution it would copy it and get the points.
-LOOKS_FOR_SECRETS = """import glob
-patterns = ["../*/*/gradebook.db", "../*/*/source/*/*.ipynb", "../*/*/autograded/*/*/*.ipynb", "*.ipynb", "../*"]
-found = [p for pattern in patterns for p in glob.glob(pattern)]
-text = "".join(open(p, errors="ignore").read() for p in found if p.endswith((".ipynb", ".db")))
-if "return 2 * x" in text:
-    def double(x):
-        return 2 * x
-else:
-    def double(x):
-        return 6 if x == 3 else 0  # made to pass the visible check only"""
-
-
-def write(folder: Path, name: str, nb=None, raw: bytes | None = None) -> None:
-    (folder / name).parent.mkdir(parents=True, exist_ok=True)
-    if raw is not None:
-        (folder / name).write_bytes(raw)
-    else:
-        nbformat.write(nb, folder / name)
-
-
-# ----------------------------------------------------------------------------------------
 # The hostile class, on the tiny notebook
 # ----------------------------------------------------------------------------------------
-
-
-def tiny_class_folders(base: Path) -> tuple[Path, Path, Path, Path]:
-    """Under `base`: source/ with the tiny notebook, and where submissions, grades and temporary files go."""
-    source, subs, out, tmp_root = base / "source", base / "submissions", base / "grades", base / "tmp"
-    for folder in (source, tmp_root):
-        folder.mkdir()
-    nbformat.write(tiny_notebook(), source / "90_tiny.ipynb")
-    return source, subs, out, tmp_root
-
-
-def start_grading(job: Job, source: Path, timeout: int, notebook_timeout: int) -> None:
-    """`python -m tools.grading grade` of job.folder/submissions into job.folder/grades, as `make grade` runs it, with
-    job.folder/tmp as its temporary folder: not the machine's /tmp, where what other programs write is not its doing."""
-    args = ["-m", "tools.grading", "--notebooks", str(source), "grade", str(job.folder / "submissions")]
-    args += ["--out", str(job.folder / "grades"), "--timeout", str(timeout)]
-    args += ["--notebook-timeout", str(notebook_timeout)]
-    job.start("grading", args, env={"TMPDIR": str(job.folder / "tmp")})
-
-
-def graded(job: Job) -> tuple[dict, Path, Path]:
-    """Once the job's grading is done: (its gradebook, its grades folder, its temporary folder)."""
-    folder = finished(job)
-    return read_gradebook(folder / "grades" / "gradebook.csv"), folder / "grades", folder / "tmp"
 
 
 @starts_in_background("tiny_class")
@@ -165,6 +66,7 @@ def start_tiny_class(job: Job) -> None:
     write(subs / "ivy", name, as_submitted(tiny_notebook(LOOKS_FOR_SECRETS)))
     write(subs / "jack", "Downloads/90_tiny (1).ipynb", as_submitted(tiny_notebook("raise RuntimeError('boom')")))
     write(subs / "jack", "notes.txt", raw=b"my notes")
+    write_bad_files(subs, source / name)
     # On an idle 2-core machine dave takes about 3 s (a kernel, a 2 s cell, the rest) and erin 9 s (nbclient waits
     # twice the cell's limit, twice); the notebook limit is far from both even on a busy machine: that limit has a
     # test of its own below
@@ -186,9 +88,18 @@ EXPECTED_TINY = {
     "erin": (0, 0),  # an endless loop that ignores interrupts: the notebook is stopped
     "frank": (0, 2),  # edited its check cell of exercise 1: graded with the released check
     "gina": (0, 2),  # deleted its check cell of exercise 1: put back
-    "hank": (0, 0),  # wrote outside its folder
+    "hank": (1, 0) if SANDBOX else (0, 0),  # tried to write outside its folder: the sandbox refuses, else it is seen
     "ivy": (0, 2),  # looked for the hidden tests and the gradebook: found nothing, so its answer is wrong
     "jack": (0, 2),  # exercise 1 raises; its file was in a subfolder with another name
+    "Renée": (1, 2),  # a folder named in Latin-1
+    "'=2+3": (1, 2),  # a folder named like a formula: the gradebook shows it as text
+    "'=cmd|' -c calc'!A0": (1, 2),
+    "kim": (1, 2),  # points "abc" in its check cell's metadata: reset
+    "lee": (0, 0),  # JSON nested 100,000 deep: refused before parsing
+    "max": (1, 2),  # a copy-pasted check cell: not a false zero
+    "ned": (0, 0),  # a link to the instructor's notebook: refused
+    "olga": (0, 0),  # an empty file of its own; a linked folder (a classmate's) is not read
+    "pat": (1, 2),  # printed the hidden tests: its feedback page is withheld, its points stand
 }
 
 
@@ -209,17 +120,45 @@ def test_bad_submissions_get_a_reason(tiny_class):
     assert "did not stop when interrupted" in reasons["erin"]
     assert "edited" in reasons["frank"]
     assert "deleted" in reasons["gina"]
-    assert "wrote outside its own folder" in reasons["hank"]
-    assert "escaped.txt" in reasons["hank"]
+    if not SANDBOX:
+        assert "wrote outside its own folder" in reasons["hank"]
+        assert "escaped.txt" in reasons["hank"]
     assert "RuntimeError" in reasons["jack"] or "NameError" in reasons["jack"]
     assert "notes.txt" in reasons["jack"]  # named as ignored
-    assert reasons["alice"] == ""
+    assert "points of ex90-1-check were changed" in reasons["kim"]
+    assert "nested more than" in reasons["lee"]
+    assert "edited" not in reasons["max"]
+    assert "link" in reasons["ned"]
+    assert "empty file" in reasons["olga"]
+    assert "feedback page withheld" in reasons["pat"]
+    for student in ("alice", "Renée", "'=2+3"):
+        assert reasons[student] == "", student
+
+
+def test_no_feedback_page_shows_a_hidden_test_or_runs_a_script(tiny_class):
+    _, out, _ = tiny_class
+    pages = list((out / "feedback").rglob("*.html"))
+    assert len(pages) > 20
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert "HIDDEN TESTS" not in text, page
+        assert "double(-1.5)" not in text, page
+        assert "Content-Security-Policy" in text, page
+    assert not (out / "feedback" / "pat" / "90_tiny.html").exists()
+
+
+def test_no_gradebook_cell_starts_like_a_formula(tiny_class):
+    _, out, _ = tiny_class
+    with (out / "gradebook.csv").open(newline="", encoding="utf-8") as file:
+        cells = [cell for row in csv.reader(file) for cell in row]
+    assert len(cells) > 50
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@")]
 
 
 def test_feedback_for_every_student_and_nothing_left_behind(tiny_class):
     book, out, tmp_root = tiny_class
     for student in book:
-        page = out / "feedback" / student / "index.html"
+        page = out / "feedback" / slug(student) / "index.html"
         assert page.is_file(), f"no feedback page for {student}"
     assert (out / "feedback" / "alice" / "90_tiny.html").is_file()  # nbgrader's own feedback of the notebook
     assert not list(out.glob(".gradebook*")), "a temporary gradebook was left behind"

@@ -4,6 +4,7 @@ its reading of submissions and its gradebook."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,12 +16,12 @@ from nbformat import v4
 from tools import build, grading
 from tools.browser import NoBrowser, launch
 from tools.deckcheck import NothingToCheck, measure_decks
-from tools.feedback import write_student_page
-from tools.gradebook import read_gradebook, totals, write_gradebook
+from tools.feedback import leaked, with_csp, write_student_page
+from tools.gradebook import inert, read_gradebook, totals, write_gradebook
 from tools.lab_server import free_port, lab_environment, wait_until_up
 from tools.outcomes import CheckResult, NotebookGrade, Outcome, Result
-from tools.scoring import exercise_rows
-from tools.submissions import Exercise, match_assignment, read_notebook, slug
+from tools.scoring import as_number, exercise_rows
+from tools.submissions import Exercise, display_name, json_depth, match_assignment, read_notebook, slug
 from tools.templates import render
 from tools.waiting import wait_for
 from tools.website import format_minutes
@@ -194,5 +195,44 @@ def test_a_check_that_did_not_run_scores_0():
 def test_the_command_line_says_why_it_cannot_grade(tmp_path, capsys):
     """`python -m tools.grading grade FOLDER` of a folder that is not there: status 1 and the reason, no traceback."""
     missing = tmp_path / "submissions"
-    assert grading.main(["grade", str(missing), "--out", str(tmp_path / "grades")]) == 1
+    assert grading.main(["grade", str(missing), "--out", str(tmp_path / "grades"), "--no-sandbox"]) == 1
     assert capsys.readouterr().err == f"error: {missing} is not a folder of submissions (one subfolder per student)\n"
+
+
+def test_grading_without_bubblewrap_refuses_and_says_what_to_install(tmp_path, monkeypatch, capsys):
+    (tmp_path / "submissions").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on it
+    assert grading.main(["grade", str(tmp_path / "submissions"), "--out", str(tmp_path / "grades")]) == 1
+    err = capsys.readouterr().err
+    assert "apt-get install bubblewrap" in err
+    assert "--no-sandbox" in err
+    assert not (tmp_path / "grades").exists()
+
+
+def test_a_cell_that_starts_like_a_formula_is_made_inert():
+    assert [inert(c) for c in ("=2+3", "+1", "-x", "@SUM(A1)", "alice", "1.5")] == [
+        "'=2+3", "'+1", "'-x", "'@SUM(A1)", "alice", "1.5",
+    ]  # fmt: skip
+
+
+def test_json_depth_is_counted_outside_strings_without_recursion():
+    assert json_depth('{"a": [1, {"b": "[[[["}]}') == 3
+    assert json_depth("[" * 100_000 + "]" * 100_000) == 100_000
+
+
+def test_a_latin1_folder_name_reads_as_text():
+    name = os.fsdecode(b"Ren\xe9e")
+    assert display_name(name) == "Renée"
+    assert display_name("Zoë") == "Zoë"
+
+
+def test_points_that_are_no_number_are_none():
+    assert [as_number(v) for v in (2, "1.5", "abc", None, [1])] == [2.0, 1.5, None, None, None]
+
+
+def test_a_feedback_page_gets_a_content_security_policy_and_its_leaks_are_found():
+    page = with_csp(b"<html><head><title>t</title></head><body><span>assert</span> f(2) == 4</body></html>")
+    assert page.index(b"Content-Security-Policy") < page.index(b"<title>")
+    secret = {"assert f(2) == 4", "return 2 * x"}
+    assert leaked(page, secret, own="") == ["assert f(2) == 4"]
+    assert leaked(page, secret, own="assert f(2) == 4") == []  # the student's own line is no leak

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
+
+from nbconvert.preprocessors import Preprocessor
+from nbformat import NotebookNode
+from traitlets import Bool
 
 from course_utils.files import write_bytes, write_text
 
@@ -25,3 +31,40 @@ def write_notebook_feedback(folder: Path, aid: str, html: bytes) -> str:
     """nbgrader's feedback page of one notebook as folder/<aid>.html; the name the index links to."""
     write_bytes(folder / f"{aid}.html", html)
     return f"{aid}.html"
+
+
+CSP = (
+    "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'; "
+    "img-src data:; font-src data:; form-action 'none'; base-uri 'none'\">"
+)
+TAG = re.compile(r"<[^>]*>")
+
+
+def with_csp(page: bytes) -> bytes:
+    """A feedback page with a Content-Security-Policy that runs no script and loads nothing, first in its head."""
+    return re.sub(rb"<head[^>]*>", lambda m: m.group() + CSP.encode(), page, count=1, flags=re.IGNORECASE)
+
+
+def page_text(page: bytes) -> str:
+    """What a page shows as text: tags dropped, entities decoded."""
+    return html.unescape(TAG.sub("", page.decode("utf-8", errors="replace")))
+
+
+def leaked(page: bytes, secret: set[str], own: str) -> list[str]:
+    """The secret lines (hidden tests, solutions) a page shows that are not in the student's own notebook `own`."""
+    text = page_text(page)
+    return sorted(line for line in secret if line in text and line not in own)
+
+
+class OneLineErrors(Preprocessor):
+    """In the feedback, a check cell's traceback (which quotes its hidden tests) becomes its one-line error."""
+
+    enabled = Bool(True)  # nbconvert's preprocessors are off unless enabled
+
+    def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int) -> tuple[NotebookNode, dict]:
+        """Replace the traceback of each error a graded cell shows with `name: value`."""
+        if cell.metadata.get("nbgrader", {}).get("grade"):
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "error":
+                    out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
+        return cell, resources

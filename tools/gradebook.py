@@ -11,6 +11,12 @@ from course_utils.files import write_bytes
 from .outcomes import Result
 
 FIELDS = ["student", "exercise", "points", "max", "reason"]
+FORMULA = ("=", "+", "-", "@", "\t", "\r")  # how a cell a spreadsheet would run as a formula starts
+
+
+def inert(cell: str) -> str:
+    """A CSV cell a spreadsheet shows as text: one that starts like a formula gets a leading apostrophe."""
+    return "'" + cell if cell.startswith(FORMULA) else cell
 
 
 def write_gradebook(rows: list[Result], path: Path) -> Path:
@@ -18,7 +24,7 @@ def write_gradebook(rows: list[Result], path: Path) -> Path:
     text = io.StringIO(newline="")
     writer = csv.writer(text)
     writer.writerow(FIELDS)
-    writer.writerows([r.student, r.exercise, f"{r.points:g}", f"{r.max:g}", r.reason] for r in rows)
+    writer.writerows([inert(c) for c in (r.student, r.exercise, f"{r.points:g}", f"{r.max:g}", r.reason)] for r in rows)
     return write_bytes(path, text.getvalue().encode("utf-8"))
 
 

@@ -16,15 +16,25 @@ from pathlib import Path
 
 import nbformat
 
+from .bubblewrap import Bubblewrap
 from .course_folder import make_course
 from .errors import GradingError
-from .feedback import write_notebook_feedback, write_student_page
+from .feedback import leaked, with_csp, write_notebook_feedback, write_student_page
 from .gradebook import write_gradebook
 from .notebooks import course_notebooks
 from .outcomes import NotebookGrade, Outcome, Result
 from .paths import NOTEBOOKS
 from .sandbox import autograde
-from .scoring import exercise_rows, failure, not_graded_rows, read_checks, released_checks, tampering
+from .scoring import (
+    exercise_rows,
+    failure,
+    not_graded_rows,
+    read_checks,
+    released_checks,
+    tampering,
+    with_released_points,
+)
+from .student_edition import secret_lines
 from .submissions import Exercise, Submission, collect, exercises
 from .watch import Watchdog, changed, snapshot, temporary_files_in
 
@@ -43,12 +53,15 @@ class Grader:
     template: dict[str, bytes] = field(default_factory=dict)  # relative path -> bytes of the generated course folder
     timings: list[tuple[str, str, float]] = field(default_factory=list)  # (student, assignment, seconds)
     released: dict = field(default_factory=dict)  # assignment -> {check grade_id: (source, points)} as handed out
+    secrets: dict[str, set[str]] = field(default_factory=dict)  # assignment -> its solution and hidden-test lines
     tmp_root: str = field(default_factory=tempfile.gettempdir)  # sandboxes go here; new files in it are reported
+    jail: Bubblewrap | None = None  # the sandbox every kernel runs in; None: --no-sandbox
 
     def prepare(self, work: Path) -> None:
         """Generate the course folder once and keep it in memory: every notebook is graded in a fresh copy."""
         course = make_course(self.notebooks, work / "template")
         for path in self.notebooks:
+            self.secrets[path.stem] = secret_lines(nbformat.read(path, as_version=4))
             self.released[path.stem] = released_checks(
                 nbformat.read(course / "release" / path.stem / path.name, as_version=4)
             )
@@ -73,7 +86,7 @@ class Grader:
             self.materialise(course)
             dest = course / "submitted" / sub.slug / aid / f"{aid}.ipynb"
             dest.parent.mkdir(parents=True)
-            nbformat.write(sub.notebooks[aid], dest)
+            nbformat.write(with_released_points(sub.notebooks[aid], self.released[aid]), dest)
             return self.run(course, sandbox, sub, aid, watch)
         finally:
             shutil.rmtree(course, ignore_errors=True)
@@ -84,7 +97,9 @@ class Grader:
         before = snapshot(watch, skip=(course, sandbox))
         t0 = time.perf_counter()
         with Watchdog(self.notebook_timeout) as watchdog, temporary_files_in(course):
-            ok, log = autograde(course, aid, sub.slug, sandbox, cell_timeout=self.cell_timeout, quick=self.quick)
+            ok, log = autograde(
+                course, aid, sub.slug, sandbox, cell_timeout=self.cell_timeout, quick=self.quick, jail=self.jail
+            )
         grade = NotebookGrade()
         if watchdog.fired:
             grade.notes.append(Outcome.NOTEBOOK_TIME_LIMIT.note(seconds=self.notebook_timeout))
@@ -99,7 +114,11 @@ class Grader:
         elif not ok and not grade.notes:
             grade.notes.append(failure(log, self.cell_timeout))
         page = course / "feedback" / sub.slug / aid / f"{aid}.html"
-        grade.feedback = page.read_bytes() if page.is_file() else b""  # written by autograde(), after the run
+        feedback = with_csp(page.read_bytes()) if page.is_file() else b""  # written by autograde(), after the run
+        shown = leaked(feedback, self.secrets[aid], nbformat.writes(sub.notebooks[aid]))
+        if shown:
+            grade.notes.append(Outcome.FEEDBACK_WITHHELD.note(lines=len(shown)))
+        grade.feedback = b"" if shown else feedback
         return grade
 
     def grade_student(
@@ -113,7 +132,10 @@ class Grader:
             if aid not in sub.notebooks:
                 rows += not_graded_rows(sub.student, checks[aid], sub.problems.get(aid, Outcome.NOT_SUBMITTED.note()))
                 continue
-            grade = self.grade_notebook(work, sub, aid, watch)
+            try:
+                grade = self.grade_notebook(work, sub, aid, watch)
+            except Exception as error:  # one bad file never stops the class: 0 points, and what went wrong
+                grade = NotebookGrade(notes=[Outcome.GRADER_ERROR.note(error=f"{type(error).__name__}: {error}"[:300])])
             self.timings.append((sub.student, aid, grade.seconds))
             if grade.feedback:
                 links.append(write_notebook_feedback(folder, aid, grade.feedback))
@@ -135,7 +157,17 @@ class Grader:
         watch.append((Path(self.tmp_root), False))
         # One notebook at a time: a second one graded alongside would have its course folder, with the solutions
         # and hidden tests, on disk while this one's student code runs.
-        return [row for sub in subs for row in self.grade_student(sub, wanted, checks, work, watch)]
+        return [row for sub in subs for row in self.grade_student_safely(sub, wanted, checks, work, watch)]
+
+    def grade_student_safely(
+        self, sub: Submission, wanted: list[str], checks: dict[str, list[Exercise]], work: Path, watch: Watched
+    ) -> list[Result]:
+        """grade_student(), or 0 points on every exercise with the reason when grading that student fails."""
+        try:
+            return self.grade_student(sub, wanted, checks, work, watch)
+        except Exception as error:
+            why = Outcome.GRADER_ERROR.note(error=f"{type(error).__name__}: {error}"[:300])
+            return [row for aid in wanted for row in not_graded_rows(sub.student, checks[aid], why)]
 
 
 def grade(
@@ -147,8 +179,9 @@ def grade(
     notebook_timeout: int = 900,
     quick: bool = True,
     tmp_root: Path | None = None,
+    jail: Bubblewrap | None = None,
 ) -> tuple[list[Result], list[tuple[str, str, float]]]:
-    """Autograde every student folder in `submissions`: out/gradebook.csv and out/feedback/<student>/."""
+    """Autograde every student folder in `submissions` (each kernel in `jail`): out/gradebook.csv, out/feedback/."""
     submissions, out = Path(submissions), Path(out)
     if not submissions.is_dir():
         raise GradingError(f"{submissions} is not a folder of submissions (one subfolder per student)")
@@ -158,7 +191,7 @@ def grade(
     out.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(out / "feedback", ignore_errors=True)
     tmp_root = str(tmp_root or tempfile.gettempdir())
-    grader = Grader(notebooks, out, cell_timeout, notebook_timeout, quick, tmp_root=tmp_root)
+    grader = Grader(notebooks, out, cell_timeout, notebook_timeout, quick, tmp_root=tmp_root, jail=jail)
     work = Path(tempfile.mkdtemp(prefix="course-grading-", dir=tmp_root))
     try:
         grader.prepare(work)

@@ -8,8 +8,8 @@ from notebooks/, the one source (tools.course_folder). Grading runs every submit
 course folder per notebook, the kernel in an empty sandbox folder (its HOME and TMPDIR too), one cell at most
 --timeout seconds and the whole notebook at most --notebook-timeout (tools.grader). A file that is not a notebook,
 a crash, an endless loop or a tampered check scores 0 with a reason; the other students are graded as if it were
-not there. Student code still runs with the grader's rights: grade a real class as a separate user or in a
-container (README, "Grading").
+not there. Every kernel runs in a bubblewrap sandbox (tools.bubblewrap); without bwrap grading refuses unless
+--no-sandbox is given (README, "Grading a class").
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from .bubblewrap import find_bubblewrap
 from .errors import ToolError
 from .gradebook import totals
 from .grader import grade
@@ -41,6 +42,9 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--timeout", type=int, default=300, help="seconds one cell may run (default 300)")
     g.add_argument("--notebook-timeout", type=int, default=900, help="seconds one notebook may run (default 900)")
     g.add_argument("--full", action="store_true", help="run submissions in the full profile (default: quick)")
+    g.add_argument(
+        "--no-sandbox", action="store_true", help="run student code with your own rights, without bubblewrap (unsafe)"
+    )
     return ap
 
 
@@ -52,9 +56,10 @@ def run(args: argparse.Namespace, t0: float) -> None:
         print(f"student edition: {len(written)} notebooks in {args.build / 'student'} ({seconds:.1f} s)")
         return
     out = args.out or args.build / "grades"
+    jail = None if args.no_sandbox else find_bubblewrap()
     rows, timings = grade(
         args.submissions, out, args.notebooks, cell_timeout=args.timeout, notebook_timeout=args.notebook_timeout,
-        quick=not args.full,
+        quick=not args.full, jail=jail,
     )  # fmt: skip
     for student, (got, most) in totals(rows).items():
         print(f"{student:>24}: {got:g} / {most:g}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+GRADER_META = "course_grader"  # the graded notebook's metadata where the grader records what it saw while it ran
+
 
 class Outcome(Enum):
     """What happened to a submitted notebook besides its checks' own results: (reason template, voids, stops).
@@ -15,14 +17,26 @@ class Outcome(Enum):
     NOT_SUBMITTED = ("not submitted", True, True)
     NOT_A_NOTEBOOK = ("{file}: {why}", True, True)
     NOTEBOOK_TIME_LIMIT = ("stopped after {seconds} s (the limit for one notebook)", True, True)
-    CELL_IGNORED_INTERRUPT = ("stopped: a cell ran past {seconds} s and did not stop when interrupted", True, True)
+    CELL_IGNORED_INTERRUPT = (
+        "stopped: a cell ran past {seconds} s and did not stop when interrupted, or sent output over the limit at once",
+        True,
+        True,
+    )
+    OUTPUT_LIMIT = ("printed {bytes} bytes, more than the {limit} a notebook may: the rest was dropped", True, False)
+    OUT_OF_MEMORY = ("a cell ran out of memory (MemoryError)", False, False)
     WROTE_OUTSIDE = ("wrote outside its own folder: {paths}", True, False)
     NBGRADER_FAILED = ("nbgrader could not grade it{detail}", True, False)
+    GRADER_ERROR = ("the grader failed on it ({error}): 0 points, to be looked at", True, True)
     CHECK_DELETED = ("check cell {grade_id} was deleted: put back", False, False)
     CHECK_EDITED = ("check cell {grade_id} was edited: graded as released", False, False)
     POINTS_CHANGED = ("points of {grade_id} were changed: reset", False, False)
     CELL_INTERRUPTED = ("a cell ran past {seconds} s and was interrupted", False, False)
     IGNORED_FILES = ("ignored: {files}", False, False)
+    FEEDBACK_WITHHELD = (
+        "feedback page withheld: it showed {lines} line(s) of the hidden tests or solutions",
+        False,
+        False,
+    )
 
     def __init__(self, template: str, voids: bool, stops: bool) -> None:
         self.template, self.voids, self.stops = template, voids, stops

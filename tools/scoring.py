@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 
 import nbformat
 
-from .outcomes import DID_NOT_RUN, CheckResult, Note, NotebookGrade, Outcome, Result
+from .outcomes import DID_NOT_RUN, GRADER_META, CheckResult, Note, NotebookGrade, Outcome, Result
 from .submissions import Exercise
 
 INTERRUPTED = {"CellTimeoutError", "KeyboardInterrupt"}  # how nbgrader's Execute reports a cell it stopped
@@ -37,6 +38,25 @@ def released_checks(released: nbformat.NotebookNode) -> dict[str, tuple[str, flo
     }
 
 
+def as_number(value: object) -> float | None:
+    """A cell's points as a number, or None for anything else ("abc", a list)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def with_released_points(nb: nbformat.NotebookNode, released: dict[str, tuple[str, float]]) -> nbformat.NotebookNode:
+    """A copy of the submitted notebook whose check cells carry the points they were released with (nbgrader reads
+    them as numbers before it restores anything)."""
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade_id") in released:
+            meta["points"] = released[meta["grade_id"]][1]
+    return nb
+
+
 def tampering(submitted: nbformat.NotebookNode, released: dict[str, tuple[str, float]]) -> list[Note]:
     """What a student changed in the check cells they were given: released = {grade_id: (source, points)}."""
     seen = {}
@@ -51,7 +71,7 @@ def tampering(submitted: nbformat.NotebookNode, released: dict[str, tuple[str, f
             notes.append(Outcome.CHECK_DELETED.note(grade_id=grade_id))
         elif cell.source.strip() != source.strip():
             notes.append(Outcome.CHECK_EDITED.note(grade_id=grade_id))
-        elif float(cell.metadata.nbgrader.get("points", points)) != points:
+        elif as_number(cell.metadata.nbgrader.get("points", points)) != points:
             notes.append(Outcome.POINTS_CHANGED.note(grade_id=grade_id))
     return notes
 
@@ -60,9 +80,16 @@ def read_checks(graded: Path, cell_timeout: int, grade: NotebookGrade) -> None:
     """Each check's result from nbgrader's autograded notebook into `grade`, and a note for an interrupted cell."""
     from nbgrader.utils import determine_grade, is_grade, is_solution
 
-    cells = nbformat.read(graded, as_version=4).cells
-    if any(o.get("ename") in INTERRUPTED for c in cells for o in c.get("outputs", [])):
+    nb = nbformat.read(graded, as_version=4)
+    cells = nb.cells
+    errors = {o.get("ename") for c in cells for o in c.get("outputs", [])}
+    if errors & INTERRUPTED:
         grade.notes.append(Outcome.CELL_INTERRUPTED.note(seconds=cell_timeout))
+    if "MemoryError" in errors:
+        grade.notes.append(Outcome.OUT_OF_MEMORY.note())
+    seen = nb.metadata.get(GRADER_META, {})
+    if seen.get("output_bytes", 0) > seen.get("max_output", float("inf")):
+        grade.notes.append(Outcome.OUTPUT_LIMIT.note(bytes=seen["output_bytes"], limit=seen["max_output"]))
     for cell in cells:
         if is_grade(cell) and not is_solution(cell):
             points, _ = determine_grade(cell)

@@ -47,10 +47,15 @@ def split_lines(nb: nbformat.NotebookNode) -> tuple[set[str], set[str]]:
     return secret, public
 
 
+def secret_lines(instructor_nb: nbformat.NotebookNode) -> set[str]:
+    """The lines only the solutions and hidden tests of a notebook hold, long enough to tell (12 characters or more)."""
+    secret, public = split_lines(instructor_nb)
+    return {line for line in secret - public if len(line) >= 12 and not line.startswith("#")}
+
+
 def leaks(instructor_nb: nbformat.NotebookNode, student_nb: nbformat.NotebookNode) -> list[str]:
     """Lines only the solutions and hidden tests of `instructor_nb` hold that `student_nb` still shows, and markers."""
-    secret, public = split_lines(instructor_nb)
-    secret = {line for line in secret - public if len(line) >= 12 and not line.startswith("#")}
+    secret = secret_lines(instructor_nb)
     shown = {line.strip() for cell in student_nb.cells for line in cell.source.splitlines()}
     found = sorted(secret & shown)
     return found + [m for m in MARKERS if any(m in cell.source for cell in student_nb.cells)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,8 @@ import nbformat
 from .outcomes import Note, Outcome
 
 MAX_BYTES = 50 * 2**20  # a submitted notebook larger than this is not read
+MAX_DEPTH = 64  # JSON nested deeper than this is not parsed (a notebook's own nesting is about 8)
+TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')  # JSON strings (skipped) and brackets
 
 
 @dataclass
@@ -83,11 +86,46 @@ def read_text(path: Path) -> tuple[str | None, str | None]:
         return None, f"could not be read ({error.strerror})"
 
 
+def json_depth(text: str) -> int:
+    """How deep the brackets of a JSON text nest, outside its strings, counted before any parser recurses."""
+    depth = deepest = 0
+    for token in TOKENS.finditer(text):
+        char = token.group()
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def display_name(name: str) -> str:
+    """A folder's name as text: undecodable bytes (a Windows zip's Latin-1 names) read as Latin-1, not surrogates."""
+    raw = os.fsencode(name)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def without_duplicate_checks(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The notebook with a second cell of the same grade_id (a copy-pasted check) made an ordinary cell."""
+    seen = set()
+    for cell in nb.cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if grade_id is not None and grade_id in seen:
+            del cell.metadata["nbgrader"]
+        seen.add(grade_id)
+    return nb
+
+
 def read_notebook(path: Path) -> tuple[nbformat.NotebookNode | None, str | None]:
     """(notebook, None) for a readable notebook, else (None, why not) in a few words."""
     text, why = read_text(path)
     if text is None:
         return None, why
+    if json_depth(text) > MAX_DEPTH:
+        return None, f"not a notebook (JSON nested more than {MAX_DEPTH} deep)"
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
@@ -103,12 +141,19 @@ def read_notebook(path: Path) -> tuple[nbformat.NotebookNode | None, str | None]
 
 
 def student_files(folder: Path) -> list[Path]:
-    """The files in a student's folder, at any depth, leaving out hidden files and folders."""
-    return sorted(
-        p
-        for p in folder.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    )
+    """The files (and links to files) in a student's folder, at any depth, leaving out hidden files and folders."""
+    found = []
+    for top, dirs, files in os.walk(folder):  # never into a linked folder (a classmate's, the repository)
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found += [Path(top) / name for name in files if not name.startswith(".")]
+    return sorted(found)
+
+
+def inside(path: Path, folder: Path) -> bool:
+    """Whether `path` is a file of `folder` itself: no symbolic link on the way, nothing that resolves elsewhere."""
+    rel = path.relative_to(folder)
+    links = [folder.joinpath(*rel.parts[: i + 1]).is_symlink() for i in range(len(rel.parts))]
+    return not any(links) and path.resolve().is_relative_to(folder.resolve())
 
 
 def read_folder(sub: Submission, folder: Path, ids: list[str]) -> Submission:
@@ -121,11 +166,11 @@ def read_folder(sub: Submission, folder: Path, ids: list[str]) -> Submission:
         elif sub.handed_in(aid):
             sub.ignored.append(f"{rel} (a second file for {aid})")
         else:
-            nb, why = read_notebook(path)
+            nb, why = read_notebook(path) if inside(path, folder) else (None, "a link out of the folder: refused")
             if nb is None:
                 sub.problems[aid] = Outcome.NOT_A_NOTEBOOK.note(file=rel, why=why)
             else:
-                sub.notebooks[aid] = nb
+                sub.notebooks[aid] = without_duplicate_checks(nb)
     return sub
 
 
@@ -137,5 +182,9 @@ def collect(submissions: Path, ids: list[str]) -> list[Submission]:
         while sid in slugs:
             sid += "_"
         slugs.add(sid)
-        found.append(read_folder(Submission(folder.name, sid), folder, ids))
+        sub = Submission(display_name(folder.name), sid)
+        try:
+            found.append(read_folder(sub, folder, ids))
+        except Exception as error:  # one folder that cannot be read never stops the class
+            found.append(Submission(sub.student, sid, ignored=[f"the folder could not be read ({error!r:.200})"]))
     return found
