@@ -15,8 +15,9 @@ from torch.utils.data import TensorDataset
 
 from .data import require
 
-MNIST_STATS = {"MNIST": (0.1307, 0.3081), "FashionMNIST": (0.2860, 0.3530)}  # pixel mean and std of all 60,000 training
-# images, the published values; over the 55,000 of the train split alone they differ by at most 0.0001
+# Pixel mean and std of all 60,000 training images (the published values); the train split's 55,000 alone give the
+# same to within about 0.0001.
+MNIST_STATS = {"MNIST": (0.1307, 0.3081), "FashionMNIST": (0.2860, 0.3530)}
 FASHION_CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot"]
 SPLITS = ("train", "valid", "test")
 VALID_SIZE = 5000
