@@ -8,6 +8,7 @@ into the graded notebook's metadata (outcomes.GRADER_META), which no kernel can 
 
 from __future__ import annotations
 
+from jupyter_core.utils import run_sync
 from nbformat import NotebookNode
 
 from .integrity import fresh_checks_line, integrity_problems, new_nonce, parse_report, probe_code, uses_checks
@@ -71,18 +72,18 @@ class VerifiedRun:
             return None
         return parse_report("".join(out), self.nonce) if reply["content"]["status"] == "ok" else None
 
-    async def async_execute_cell(self, cell: NotebookNode, cell_index: int, **kwargs: object) -> NotebookNode:
-        """nbclient's run of one cell; the state reported before the first, check cells with fresh helpers, the
-        state reported again after the last."""
-        if cell_index == 0:
-            self.before = await self.report()
+    def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int) -> tuple[NotebookNode, dict]:
+        """nbconvert's run of one cell; the state reported before the first, a check cell run with fresh helpers,
+        the state reported again after the last."""
+        if index == 0:
+            self.before = run_sync(self.report)()
         source = cell.source
         if is_check(cell) and uses_checks(source):
             cell.source = fresh_checks_line() + source  # what runs; the notebook keeps the cell as released
         try:
-            done = await super().async_execute_cell(cell, cell_index, **kwargs)
+            done = super().preprocess_cell(cell, resources, index)
         finally:
             cell.source = source
-        if cell_index == len(self.nb.cells) - 1:
-            self.after = await self.report()
+        if index == len(self.nb.cells) - 1:
+            self.after = run_sync(self.report)()
         return done
