@@ -31,8 +31,18 @@ def nbgrader_meta(grade_id: str, *, grade=False, solution=False, locked=False, p
 CHECK = 'def check(ok, right, wrong):\n    assert ok, wrong\n    print("✔", right)'
 
 
-def tiny_notebook(answer1: str = "def double(x):\n    return 2 * x", answer2: str = "def square(x):\n    return x * x"):
-    """90_tiny: two exercises (1 and 2 points), each with a visible check and a hidden test; no torch: quick."""
+def tiny_notebook(
+    answer1: str = "def double(x):\n    return 2 * x",
+    answer2: str = "def square(x):\n    return x * x",
+    *,
+    helpers=False,
+):
+    """90_tiny: two exercises (1 and 2 points), each with a visible check and a hidden test; no torch: quick. With
+    `helpers`, the check cells import check and max_error from course_utils.checks, as the course's do, and their
+    hidden tests use max_error (torch is imported then)."""
+    uses = "from course_utils.checks import check, max_error\n" if helpers else ""
+    hidden1 = "assert max_error(double(-1.5), -3.0) < 1e-9" if helpers else "assert double(-1.5) == -3.0"
+    hidden2 = "assert max_error(square(-2), 4) < 1e-9" if helpers else "assert square(-2) == 4"
     cells = [
         v4.new_markdown_cell("# 90 · A tiny exercise notebook"),
         v4.new_code_cell(CHECK),
@@ -41,8 +51,8 @@ def tiny_notebook(answer1: str = "def double(x):\n    return 2 * x", answer2: st
             f"### BEGIN SOLUTION\n{answer1}\n### END SOLUTION", metadata=nbgrader_meta("ex90-1-answer", solution=True)
         ),
         v4.new_code_cell(
-            'check(double(3) == 6, "double(3) is 6", f"double(3) should be 6, yours is {double(3)}")\n'
-            "### BEGIN HIDDEN TESTS\nassert double(-1.5) == -3.0\n### END HIDDEN TESTS",
+            f'{uses}check(double(3) == 6, "double(3) is 6", f"double(3) should be 6, yours is {{double(3)}}")\n'
+            f"### BEGIN HIDDEN TESTS\n{hidden1}\n### END HIDDEN TESTS",
             metadata=nbgrader_meta("ex90-1-check", grade=True, locked=True, points=1),
         ),
         v4.new_markdown_cell("### Exercise 2 · Square it"),
@@ -54,8 +64,8 @@ def tiny_notebook(answer1: str = "def double(x):\n    return 2 * x", answer2: st
             metadata=nbgrader_meta("ex90-2-written", grade=True, solution=True, points=0),
         ),
         v4.new_code_cell(
-            'check(square(3) == 9, "square(3) is 9", f"square(3) should be 9, yours is {square(3)}")\n'
-            "### BEGIN HIDDEN TESTS\nassert square(-2) == 4\n### END HIDDEN TESTS",
+            f'{uses}check(square(3) == 9, "square(3) is 9", f"square(3) should be 9, yours is {{square(3)}}")\n'
+            f"### BEGIN HIDDEN TESTS\n{hidden2}\n### END HIDDEN TESTS",
             metadata=nbgrader_meta("ex90-2-check", grade=True, locked=True, points=2),
         ),
     ]
@@ -106,12 +116,13 @@ def write(folder: Path, name: str, nb=None, raw: bytes | None = None) -> None:
 # ----------------------------------------------------------------------------------------
 
 
-def tiny_class_folders(base: Path) -> tuple[Path, Path, Path, Path]:
-    """Under `base`: source/ with the tiny notebook, and where submissions, grades and temporary files go."""
+def tiny_class_folders(base: Path, *, helpers=False) -> tuple[Path, Path, Path, Path]:
+    """Under `base`: source/ with the tiny notebook (its checks on course_utils's `helpers` or not), and where
+    submissions, grades and temporary files go."""
     source, subs, out, tmp_root = base / "source", base / "submissions", base / "grades", base / "tmp"
     for folder in (source, tmp_root):
         folder.mkdir()
-    nbformat.write(tiny_notebook(), source / "90_tiny.ipynb")
+    nbformat.write(tiny_notebook(helpers=helpers), source / "90_tiny.ipynb")
     return source, subs, out, tmp_root
 
 

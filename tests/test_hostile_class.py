@@ -1,6 +1,7 @@
 """The sandbox's probes (issue 24): a class on the tiny notebook whose students try to get out of bubblewrap, print
-200 MB at once or 10 MB line by line, graded by the command line in the background between two honest students,
-whose points must not change. Skipped where bwrap is not installed, except in CI (COURSE_REQUIRE_SANDBOX=1)."""
+200 MB at once or 10 MB line by line, patch the check helpers or hide their errors, graded by the command line in the
+background between two honest students, whose points must not change. Skipped where bwrap is not installed, except
+in CI (COURSE_REQUIRE_SANDBOX=1)."""
 
 from __future__ import annotations
 
@@ -39,18 +40,43 @@ def double(x):
     return 0 if got_out else 2 * x"""
 
 
+# Wrong answers behind check helpers made to agree with anything (issue 24): every check cell imports them again,
+# and every hidden test is `assert max_error(...) < tol`
+PATCHES_HELPERS = """import course_utils.checks as c
+c.check = lambda *a, **k: None
+c.defined = lambda *a, **k: True
+c.max_error = lambda *a, **k: 0.0
+def double(x):
+    return 0"""
+# Wrong answers behind a hook that clears each cell's outputs and tells the kernel's reply that nothing failed
+HIDES_ERRORS = """from IPython.display import clear_output
+def hide(result):
+    clear_output()
+    result.error_in_exec = None
+get_ipython().events.register("post_run_cell", hide)
+def double(x):
+    return 0"""
+WRONG_SQUARE = "def square(x):\n    return 0"
+
+
 @starts_in_background("hostile_class")
 def start_hostile_class(job: Job) -> None:
-    """Students who try to get out of the sandbox, print 200 MB at once or 10 MB line by line (bubblewrap only)."""
-    source, subs, _, _ = tiny_class_folders(job.folder)
+    """Students who try to get out of the sandbox, print 200 MB at once or 10 MB line by line (bubblewrap only), or
+    patch the check helpers or hide their errors; the checks use course_utils.checks, as the course's do."""
+    source, subs, _, _ = tiny_class_folders(job.folder, helpers=True)
     name = "90_tiny.ipynb"
-    write(subs / "alice", name, as_submitted(tiny_notebook()))
-    write(subs / "mallory", name, as_submitted(tiny_notebook(ESCAPES)))
-    loud = "print('x' * 200_000_000)\ndef square(x):\n    return x * x"
-    write(subs / "loud", name, as_submitted(tiny_notebook(answer2=loud)))
-    chatty = "for i in range(100_000):\n    print('y' * 100)\ndef square(x):\n    return x * x"
-    write(subs / "chatty", name, as_submitted(tiny_notebook(answer2=chatty)))
-    write(subs / "zoe", name, as_submitted(tiny_notebook()))
+
+    def hands_in(student: str, answer1: str | None = None, answer2: str | None = None) -> None:
+        answers = {k: v for k, v in (("answer1", answer1), ("answer2", answer2)) if v is not None}
+        write(subs / student, name, as_submitted(tiny_notebook(**answers, helpers=True)))
+
+    hands_in("alice")
+    hands_in("mallory", ESCAPES)
+    hands_in("loud", answer2="print('x' * 200_000_000)\ndef square(x):\n    return x * x")
+    hands_in("chatty", answer2="for i in range(100_000):\n    print('y' * 100)\ndef square(x):\n    return x * x")
+    hands_in("patcher", PATCHES_HELPERS, WRONG_SQUARE)
+    hands_in("hooker", HIDES_ERRORS, WRONG_SQUARE)
+    hands_in("zoe")
     start_grading(job, source, timeout=5, notebook_timeout=60)
 
 
@@ -66,12 +92,23 @@ def test_nothing_gets_out_of_the_sandbox(hostile_class):
     book, out, _ = hostile_class
     got = {student: (book[student]["90.1"][0], book[student]["90.2"][0]) for student in book}
     reasons = {student: " ".join(r for _, _, r in book[student].values()) for student in book}
-    assert got == {"alice": (1, 2), "mallory": (1, 2), "loud": (0, 0), "chatty": (0, 0), "zoe": (1, 2)}, reasons
+    expected = {"alice": (1, 2), "mallory": (1, 2), "loud": (0, 0), "chatty": (0, 0), "zoe": (1, 2)}
+    assert got == {**expected, "patcher": (0, 0), "hooker": (0, 0)}, reasons
     assert "got out: []" in (out / "feedback" / "mallory" / "90_tiny.html").read_text(encoding="utf-8")
     assert "stopped" in reasons["loud"]
     assert "more than the" in reasons["chatty"]
     assert reasons["alice"].strip() == reasons["zoe"].strip() == ""  # graded before and after the others, unharmed
     assert all(page.stat().st_size < 5 * 2**20 for page in (out / "feedback").rglob("*.html"))
+
+
+def test_no_points_behind_patched_helpers_or_hidden_errors(hostile_class):
+    """The grader's own record and its integrity check, not what the kernel left in the notebook (issue 24)."""
+    book, _, _ = hostile_class
+    reasons = {student: " ".join(r for _, _, r in book[student].values()) for student in book}
+    assert "needs review: course_utils.checks.check replaced" in reasons["patcher"]
+    assert "course_utils.checks.max_error replaced" in reasons["patcher"]
+    assert "needs review: event post_run_cell added" in reasons["hooker"]
+    assert "double(3) should be 6, yours is 0" in reasons["hooker"]  # the error as it arrived, cleared after
 
 
 def test_nothing_a_kernel_started_outlives_its_notebook(hostile_class):

@@ -24,6 +24,7 @@ class Outcome(Enum):
     )
     OUTPUT_LIMIT = ("printed {bytes} bytes, more than the {limit} a notebook may: the rest was dropped", True, False)
     OUT_OF_MEMORY = ("a cell ran out of memory (MemoryError)", False, False)
+    NEEDS_REVIEW = ("needs review: {what}", True, False)  # patched check helpers, hooks, replaced display functions
     WROTE_OUTSIDE = ("wrote outside its own folder: {paths}", True, False)
     NBGRADER_FAILED = ("nbgrader could not grade it{detail}", True, False)
     GRADER_ERROR = ("the grader failed on it ({error}): 0 points, to be looked at", True, True)

@@ -24,6 +24,7 @@ from .bubblewrap import Bubblewrap
 from .course_folder import nbgrader_api
 from .feedback import OneLineErrors
 from .outcomes import GRADER_META
+from .verified import VerifiedRun
 
 KERNEL_FOLDER = ".kernel"  # in the scratch folder: the connection file and the kernel's IPC sockets
 PASSED_ON = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")  # what a sandboxed kernel gets of the grader's environment
@@ -58,8 +59,9 @@ class SandboxedKernelManager(AsyncKernelManager):
             self.jail.prepare(Path(self.scratch))
 
 
-class SandboxedExecute(Execute):
-    """nbgrader's Execute that runs the kernel in `sandbox`, with HOME, TMPDIR and caches inside it."""
+class SandboxedExecute(VerifiedRun, Execute):
+    """nbgrader's Execute that runs the kernel in `sandbox`, with HOME, TMPDIR and caches inside it, and keeps the
+    grader's own record of the run (tools.verified)."""
 
     sandbox = Unicode("").tag(config=True)
     kernel_env = Dict({}).tag(config=True)
@@ -85,6 +87,7 @@ class SandboxedExecute(Execute):
     def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> NotebookNode | None:
         """nbclient's handling of one output, counted in bytes; past `max_output` it is dropped."""
         self.output_bytes += len(str(msg.get("content", "")))
+        self.note_output(msg, cell_index)
         if self.output_bytes > self.max_output:
             return None
         return super().output(outs, msg, display_id, cell_index)
@@ -97,11 +100,12 @@ class SandboxedExecute(Execute):
         this = Path(meta.get("path", ".")) / f"{meta.get('name', '')}.ipynb"  # holds the hidden tests now
         kept = off_disk([*map(Path, self.secrets), this])
         self.output_bytes = 0
+        self.start_record()
         try:
             nb, resources = super().preprocess(nb, resources, km)
         finally:
             back_on_disk(kept)
-        nb.metadata[GRADER_META] = {"output_bytes": self.output_bytes, "max_output": self.max_output}
+        nb.metadata[GRADER_META] = {"output_bytes": self.output_bytes, "max_output": self.max_output, **self.record(nb)}
         return nb, resources
 
     def _sandboxed(self, kwargs: dict) -> dict:

@@ -10,6 +10,7 @@ import nbformat
 
 from .outcomes import DID_NOT_RUN, GRADER_META, CheckResult, Note, NotebookGrade, Outcome, Result
 from .submissions import Exercise
+from .verified import is_check
 
 INTERRUPTED = {"CellTimeoutError", "KeyboardInterrupt"}  # how nbgrader's Execute reports a cell it stopped
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -76,10 +77,23 @@ def tampering(submitted: nbformat.NotebookNode, released: dict[str, tuple[str, f
     return notes
 
 
-def read_checks(graded: Path, cell_timeout: int, grade: NotebookGrade) -> None:
-    """Each check's result from nbgrader's autograded notebook into `grade`, and a note for an interrupted cell."""
-    from nbgrader.utils import determine_grade, is_grade, is_solution
+def check_result(cell: nbformat.NotebookNode, seen: dict) -> CheckResult:
+    """A check cell's points from the grader's record of its run (`seen`): all of them when the kernel replied that
+    it ran without error and no error arrived while it ran, else 0; never what the cell's outputs say (a value in
+    Out[] is no partial credit, and a hook can clear an error from the outputs)."""
+    points = float(cell.metadata.nbgrader["points"])
+    errors = seen.get("errors", [])
+    if seen.get("status") == "ok" and not errors:
+        return CheckResult(points)
+    if seen.get("status") == "did not run":
+        return DID_NOT_RUN
+    shown = first_error(cell)
+    return CheckResult(0.0, shown if shown != "no output" else (errors or ["the kernel replied with an error"])[0])
 
+
+def read_checks(graded: Path, cell_timeout: int, grade: NotebookGrade) -> None:
+    """Each check's result from the grader's record in the autograded notebook into `grade`, and the notes on the
+    run: an interrupted cell, memory, the output limit, and what the integrity check found (needs review)."""
     nb = nbformat.read(graded, as_version=4)
     cells = nb.cells
     errors = {o.get("ename") for c in cells for o in c.get("outputs", [])}
@@ -90,12 +104,13 @@ def read_checks(graded: Path, cell_timeout: int, grade: NotebookGrade) -> None:
     seen = nb.metadata.get(GRADER_META, {})
     if seen.get("output_bytes", 0) > seen.get("max_output", float("inf")):
         grade.notes.append(Outcome.OUTPUT_LIMIT.note(bytes=seen["output_bytes"], limit=seen["max_output"]))
+    problems = seen.get("integrity", ["the grader kept no record of the run"])
+    if problems:
+        grade.notes.append(Outcome.NEEDS_REVIEW.note(what="; ".join(problems)[:300]))
     for cell in cells:
-        if is_grade(cell) and not is_solution(cell):
-            points, _ = determine_grade(cell)
-            grade.checks[cell.metadata.nbgrader["grade_id"]] = CheckResult(
-                float(points or 0), "" if points else first_error(cell)
-            )
+        if is_check(cell):
+            grade_id = cell.metadata.nbgrader["grade_id"]
+            grade.checks[grade_id] = check_result(cell, seen.get("checks", {}).get(grade_id, {}))
 
 
 def failure(log: str, cell_timeout: int) -> Note:
