@@ -12,6 +12,7 @@ asserted. The sandbox's own probes: tests/test_hostile_class.py. The student edi
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 from pathlib import Path
 
@@ -144,6 +145,8 @@ def test_no_feedback_page_shows_a_hidden_test_or_runs_a_script(tiny_class):
         assert "HIDDEN TESTS" not in text, page
         assert "double(-1.5)" not in text, page
         assert "Content-Security-Policy" in text, page
+        assert "<script" not in text.lower(), page
+        assert not re.search(r"<[^>]*\son[a-z]+\s*=", text, re.IGNORECASE), page  # no event-handler attribute
     assert not (out / "feedback" / "pat" / "90_tiny.html").exists()
 
 

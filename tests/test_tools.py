@@ -16,7 +16,7 @@ from nbformat import v4
 from tools import build, grading
 from tools.browser import NoBrowser, launch
 from tools.deckcheck import NothingToCheck, measure_decks
-from tools.feedback import leaked, with_csp, write_student_page
+from tools.feedback import leaked, safe_page, write_student_page
 from tools.gradebook import inert, read_gradebook, totals, write_gradebook
 from tools.lab_server import free_port, lab_environment, wait_until_up
 from tools.outcomes import CheckResult, NotebookGrade, Outcome, Result
@@ -231,8 +231,20 @@ def test_points_that_are_no_number_are_none():
 
 
 def test_a_feedback_page_gets_a_content_security_policy_and_its_leaks_are_found():
-    page = with_csp(b"<html><head><title>t</title></head><body><span>assert</span> f(2) == 4</body></html>")
+    page = safe_page(b"<html><head><title>t</title></head><body><span>assert</span> f(2) == 4</body></html>")
     assert page.index(b"Content-Security-Policy") < page.index(b"<title>")
     secret = {"assert f(2) == 4", "return 2 * x"}
     assert leaked(page, secret, own="") == ["assert f(2) == 4"]
     assert leaked(page, secret, own="assert f(2) == 4") == []  # the student's own line is no leak
+
+
+def test_a_feedback_page_runs_nothing():
+    page = safe_page(
+        b"<html><head><script src='require.js'></script></head><body><img src=x onerror=alert(1)>"
+        b"<SCRIPT type='text/javascript'>\nalert(2)\n</SCRIPT ><a href='#' onclick=\"steal()\">a</a></body></html>"
+    )
+    assert b"<script" not in page.lower()
+    assert b"onerror" not in page
+    assert b"onclick" not in page
+    assert b"<img src=x>" in page  # the element stays, without its handler
+    assert safe_page(b"<pre>only = 1; onion = 2</pre>").endswith(b"<pre>only = 1; onion = 2</pre>")  # text stays

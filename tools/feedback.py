@@ -40,8 +40,15 @@ CSP = (
 TAG = re.compile(r"<[^>]*>")
 
 
-def with_csp(page: bytes) -> bytes:
-    """A feedback page with a Content-Security-Policy that runs no script and loads nothing, first in its head."""
+SCRIPT = re.compile(rb"<script\b[^>]*>.*?</script\s*>", re.IGNORECASE | re.DOTALL)
+OPEN_TAG = re.compile(rb"<[a-zA-Z][^>]*>")
+HANDLER = re.compile(rb"""\s+on[a-z]+\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""", re.IGNORECASE)
+
+
+def safe_page(page: bytes) -> bytes:
+    """A feedback page that runs nothing: no <script> element, no on* attribute, and a Content-Security-Policy that
+    runs no script and loads nothing, first in its head."""
+    page = OPEN_TAG.sub(lambda tag: HANDLER.sub(b"", tag.group()), SCRIPT.sub(b"", page))  # in tags, not in text
     return re.sub(rb"<head[^>]*>", lambda m: m.group() + CSP.encode(), page, count=1, flags=re.IGNORECASE)
 
 

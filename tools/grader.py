@@ -19,7 +19,7 @@ import nbformat
 from .bubblewrap import Bubblewrap
 from .course_folder import make_course
 from .errors import GradingError
-from .feedback import leaked, with_csp, write_notebook_feedback, write_student_page
+from .feedback import leaked, safe_page, write_notebook_feedback, write_student_page
 from .gradebook import write_gradebook
 from .notebooks import course_notebooks
 from .outcomes import NotebookGrade, Outcome, Result
@@ -114,7 +114,7 @@ class Grader:
         elif not ok and not grade.notes:
             grade.notes.append(failure(log, self.cell_timeout))
         page = course / "feedback" / sub.slug / aid / f"{aid}.html"
-        feedback = with_csp(page.read_bytes()) if page.is_file() else b""  # written by autograde(), after the run
+        feedback = safe_page(page.read_bytes()) if page.is_file() else b""  # written by autograde(), after the run
         shown = leaked(feedback, self.secrets[aid], nbformat.writes(sub.notebooks[aid]))
         if shown:
             grade.notes.append(Outcome.FEEDBACK_WITHHELD.note(lines=len(shown)))
