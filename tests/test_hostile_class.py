@@ -73,7 +73,7 @@ def start_hostile_class(job: Job) -> None:
     hands_in("alice")
     hands_in("mallory", ESCAPES)
     hands_in("loud", answer2="print('x' * 200_000_000)\ndef square(x):\n    return x * x")
-    hands_in("chatty", answer2="for i in range(100_000):\n    print('y' * 100)\ndef square(x):\n    return x * x")
+    hands_in("chatty", answer2="for i in range(50):\n    print('y' * 90_000, flush=True)\ndef square(x):\n    return x * x")
     hands_in("patcher", PATCHES_HELPERS, WRONG_SQUARE)
     hands_in("hooker", HIDES_ERRORS, WRONG_SQUARE)
     hands_in("zoe")
@@ -103,11 +103,14 @@ def test_nothing_gets_out_of_the_sandbox(hostile_class):
 
 def test_no_points_behind_patched_helpers_or_hidden_errors(hostile_class):
     """The grader's own record and its integrity check, not what the kernel left in the notebook (issue 24)."""
-    book, _, _ = hostile_class
+    book, out, _ = hostile_class
     reasons = {student: " ".join(r for _, _, r in book[student].values()) for student in book}
     assert "needs review: course_utils.checks.check replaced" in reasons["patcher"]
     assert "course_utils.checks.max_error replaced" in reasons["patcher"]
     assert "needs review: event post_run_cell added" in reasons["hooker"]
+    for student in ("patcher", "hooker"):  # nbgrader's own score on the page is not the grade: the banner says so
+        page = (out / "feedback" / student / "90_tiny.html").read_text(encoding="utf-8")
+        assert "Gradebook: 0 of 3 points for this notebook." in page
     assert "double(3) should be 6, yours is 0" in reasons["hooker"]  # the error as it arrived, cleared after
 
 

@@ -16,7 +16,7 @@ from nbformat import v4
 from tools import build, grading
 from tools.browser import NoBrowser, launch
 from tools.deckcheck import NothingToCheck, measure_decks
-from tools.feedback import leaked, safe_page, write_student_page
+from tools.feedback import leaked, safe_page, with_gradebook, write_student_page
 from tools.gradebook import inert, read_gradebook, totals, write_gradebook
 from tools.lab_server import free_port, lab_environment, wait_until_up
 from tools.outcomes import CheckResult, NotebookGrade, Outcome, Result
@@ -248,3 +248,10 @@ def test_a_feedback_page_runs_nothing():
     assert b"onclick" not in page
     assert b"<img src=x>" in page  # the element stays, without its handler
     assert safe_page(b"<pre>only = 1; onion = 2</pre>").endswith(b"<pre>only = 1; onion = 2</pre>")  # text stays
+
+
+def test_a_feedback_page_opens_with_the_gradebooks_points_and_reasons():
+    rows = [Result("eve", "01.1", 0.0, 2.0, "needs review: <b>hook</b> added"), Result("eve", "01.2", 0.0, 1.0, "")]
+    page = with_gradebook(b"<html><body><p>nbgrader: 3 / 3</p></body></html>", rows).decode()
+    assert page.index("Gradebook: 0 of 3 points") < page.index("nbgrader: 3 / 3")
+    assert "needs review: &lt;b&gt;hook&lt;/b&gt; added" in page  # escaped

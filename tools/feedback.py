@@ -27,6 +27,15 @@ def write_student_page(folder: Path, student: str, rows: list[Result], links: li
     return write_text(folder / "index.html", student_page(student, rows, links))
 
 
+def with_gradebook(page: bytes, rows: list[Result]) -> bytes:
+    """nbgrader's page with the gradebook's points and reasons for it first in its body (the gradebook decides)."""
+    reasons = "; ".join(dict.fromkeys(r.reason for r in rows if r.reason))
+    banner = render(
+        "feedback_banner.html.j2", total=sum(r.points for r in rows), most=sum(r.max for r in rows), reasons=reasons
+    )
+    return re.sub(rb"<body[^>]*>", lambda m: m.group() + banner.encode(), page, count=1, flags=re.IGNORECASE)
+
+
 def write_notebook_feedback(folder: Path, aid: str, html: bytes) -> str:
     """nbgrader's feedback page of one notebook as folder/<aid>.html; the name the index links to."""
     write_bytes(folder / f"{aid}.html", html)

@@ -19,7 +19,7 @@ import nbformat
 from .bubblewrap import Bubblewrap
 from .course_folder import make_course
 from .errors import GradingError
-from .feedback import leaked, safe_page, write_notebook_feedback, write_student_page
+from .feedback import leaked, safe_page, with_gradebook, write_notebook_feedback, write_student_page
 from .gradebook import write_gradebook
 from .notebooks import course_notebooks
 from .outcomes import NotebookGrade, Outcome, Result
@@ -137,9 +137,10 @@ class Grader:
             except Exception as error:  # one bad file never stops the class: 0 points, and what went wrong
                 grade = NotebookGrade(notes=[Outcome.GRADER_ERROR.note(error=f"{type(error).__name__}: {error}"[:300])])
             self.timings.append((sub.student, aid, grade.seconds))
+            notebook_rows = exercise_rows(sub.student, checks[aid], grade)
             if grade.feedback:
-                links.append(write_notebook_feedback(folder, aid, grade.feedback))
-            rows += exercise_rows(sub.student, checks[aid], grade)
+                links.append(write_notebook_feedback(folder, aid, with_gradebook(grade.feedback, notebook_rows)))
+            rows += notebook_rows
         if sub.ignored:
             rows = rows or [Result(sub.student, "-", 0.0, 0.0, "")]
             ignored = Outcome.IGNORED_FILES.note(files=", ".join(sub.ignored[:5]))
