@@ -73,7 +73,8 @@ def start_hostile_class(job: Job) -> None:
     hands_in("alice")
     hands_in("mallory", ESCAPES)
     hands_in("loud", answer2="print('x' * 200_000_000)\ndef square(x):\n    return x * x")
-    hands_in("chatty", answer2="for i in range(50):\n    print('y' * 90_000, flush=True)\ndef square(x):\n    return x * x")
+    chatty = "for i in range(50):\n    print('y' * 90_000, flush=True)\n"  # 4.5 MB, a message a line
+    hands_in("chatty", answer2=chatty + "def square(x):\n    return x * x")
     hands_in("patcher", PATCHES_HELPERS, WRONG_SQUARE)
     hands_in("hooker", HIDES_ERRORS, WRONG_SQUARE)
     hands_in("zoe")
