@@ -115,7 +115,8 @@ class Grader:
             grade.notes.append(failure(log, self.cell_timeout))
         page = course / "feedback" / sub.slug / aid / f"{aid}.html"
         feedback = safe_page(page.read_bytes()) if page.is_file() else b""  # written by autograde(), after the run
-        shown = leaked(feedback, self.secrets[aid], nbformat.writes(sub.notebooks[aid]))
+        own = "\n".join(cell.source for cell in sub.notebooks[aid].cells)  # the text, not its JSON (escaped quotes)
+        shown = leaked(feedback, self.secrets[aid], own)
         if shown:
             grade.notes.append(Outcome.FEEDBACK_WITHHELD.note(lines=len(shown)))
         grade.feedback = b"" if shown else feedback

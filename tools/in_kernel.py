@@ -63,11 +63,12 @@ def _course_grader_owners(shell: object) -> dict[str, object]:
 
 
 def _course_grader_allowed() -> set[int]:
-    """Event callbacks the course's own libraries register (matplotlib's inline backend), by identity."""
+    """Event callbacks the course's own libraries register, by identity: matplotlib's inline backend, and pyplot's
+    redraw after each cell (registered when pyplot is imported in IPython)."""
     inline = sys.modules.get("matplotlib_inline.backend_inline")
-    return {
-        _course_grader_identity(getattr(inline, n)) for n in ("flush_figures", "configure_once") if hasattr(inline, n)
-    }
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    known = [(inline, "flush_figures"), (inline, "configure_once"), (pyplot, "_draw_all_if_interactive")]
+    return {_course_grader_identity(getattr(module, name)) for module, name in known if hasattr(module, name)}
 
 
 def _course_grader_helpers_patched(shell: object, checks_file: str) -> list[str]:
