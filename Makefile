@@ -53,8 +53,21 @@ lab: setup
 		$(BIN)/jupyter lab --allow-root notebooks/; \
 	else $(BIN)/jupyter lab notebooks/; fi
 
+# make test: two streams side by side, torch on half the cores each: the tests of tests/ (which wait on browsers,
+# builds and gradings much of the time), and the notebooks under nbval with the tests that run whole notebooks in a
+# kernel (the live JupyterLab, the named backbones), so the whole run fits about 5 minutes on 2 cores. The second
+# stream's report follows the first's; make fails when either fails.
+HALF_CORES := $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n > 1 ? n / 2 : 1 )))
+TEST_ENV := COURSE_QUICK=1 COURSE_BATCH=1 OMP_NUM_THREADS=$(HALF_CORES)
+NOTEBOOK_TESTS := tests/test_lab.py tests/test_named_backbones.py
+
 test: data $(NODE_ASSETS)
-	COURSE_QUICK=1 COURSE_BATCH=1 $(BIN)/python -m pytest tests notebooks $(NBVAL)
+	@mkdir -p _build
+	@echo "make test: tests/ beside notebooks/ + $(NOTEBOOK_TESTS) ($(TEST_ENV)); the second report follows"
+	@$(TEST_ENV) $(BIN)/python -m pytest notebooks $(NOTEBOOK_TESTS) $(NBVAL) > _build/test-notebooks.log 2>&1 & \
+	second=$$!; $(TEST_ENV) $(BIN)/python -m pytest tests $(NOTEBOOK_TESTS:%=--ignore=%); first=$$?; \
+	wait $$second; other=$$?; cat _build/test-notebooks.log; \
+	echo "make test: tests/ exit $$first, notebooks/ and $(NOTEBOOK_TESTS) exit $$other"; [ $$first = 0 ] && [ $$other = 0 ]
 
 unit: data $(NODE_ASSETS)
 	$(BIN)/python -m pytest tests

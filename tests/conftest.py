@@ -201,6 +201,12 @@ class Jobs:
             job.stop()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The test modules that wait on background work run last, so that the work goes on while the others run."""
+    waiting = {item.module.__name__ for item in items if set(STARTERS) & set(getattr(item, "fixturenames", ()))}
+    items.sort(key=lambda item: getattr(getattr(item, "module", None), "__name__", "") in waiting)  # stable
+
+
 @pytest.fixture(scope="session", autouse=True)
 def background(request, tmp_path_factory) -> Iterator[Jobs]:
     """The Jobs of the fixtures that selected tests use, started now (the session's first test), or when a test first

@@ -54,6 +54,13 @@ RISE_UPSTREAM = (
 )
 
 
+# On JupyterLab's own pages, one upstream error is known: under load, a kernel's stream message can reach the page
+# split across websocket frames, and @jupyterlab/services fails to parse the channel name ("stream.stderr" is not
+# valid JSON). Seen once in this test (Run All of 01, the machine busy with a second test stream); the cells' own
+# outputs are checked on disk below, so it is matched by its exact text only.
+LAB_UPSTREAM = (r'Kernel message validation error: Unexpected token .*"stream\.std(out|err)" is not valid JSON',)
+
+
 def selected(paths: list[Path]) -> list[Path]:
     choice = os.environ.get("COURSE_LAB_NOTEBOOKS", "")
     if choice.strip().lower() == "all":
@@ -255,7 +262,7 @@ def test_run_all_in_jupyterlab(lab, browser, name):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.set_default_timeout(60_000)
     errors: list[str] = []
-    console_errors(page, errors)
+    console_errors(page, errors, LAB_UPSTREAM)
     open_notebook(page, url, token, name)
     seconds = run_all(page)
     TIMINGS.parent.mkdir(parents=True, exist_ok=True)
@@ -278,7 +285,7 @@ def test_run_all_in_jupyterlab(lab, browser, name):
         api(url, token, f"sessions/{session['id']}", method="DELETE")
     page.close()
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    console_errors(page, errors)
+    console_errors(page, errors, LAB_UPSTREAM)
     open_notebook(page, url, token, name)
     reopened = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .widget-interact")
     wait_for(lambda: reopened.count() >= n_widgets, 20, 0.2, pause(page))  # widgets restore from the saved state
