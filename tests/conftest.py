@@ -17,6 +17,7 @@ from PIL import Image
 from skimage import data as skdata
 
 import course_utils as cu
+from course_utils.env import flag
 from course_utils.models import FALLBACK, Backbone, load_backbone
 from tools.browser import NoBrowser, launch, launch_options
 from tools.paths import COURSE_TOML, NOTEBOOKS, ROOT
@@ -91,7 +92,7 @@ def mnist_small():
 # makes that a failure.
 # ----------------------------------------------------------------------------------------
 
-REQUIRE_BROWSER = os.environ.get("COURSE_REQUIRE_BROWSER", "").strip().lower() in {"1", "true", "yes"}
+REQUIRE_BROWSER = flag("COURSE_REQUIRE_BROWSER")
 
 
 def no_browser(reason: str):
