@@ -33,7 +33,7 @@ def with_gradebook(page: bytes, rows: list[Result]) -> bytes:
     banner = render(
         "feedback_banner.html.j2", total=sum(r.points for r in rows), most=sum(r.max for r in rows), reasons=reasons
     )
-    return re.sub(rb"<body[^>]*>", lambda m: m.group() + banner.encode(), page, count=1, flags=re.IGNORECASE)
+    return after_tag(page, b"body", banner.encode())
 
 
 def write_notebook_feedback(folder: Path, aid: str, html: bytes) -> str:
@@ -58,7 +58,12 @@ def safe_page(page: bytes) -> bytes:
     """A feedback page that runs nothing: no <script> element, no on* attribute, and a Content-Security-Policy that
     runs no script and loads nothing, first in its head."""
     page = OPEN_TAG.sub(lambda tag: HANDLER.sub(b"", tag.group()), SCRIPT.sub(b"", page))  # in tags, not in text
-    return re.sub(rb"<head[^>]*>", lambda m: m.group() + CSP.encode(), page, count=1, flags=re.IGNORECASE)
+    return after_tag(page, b"head", CSP.encode())
+
+
+def after_tag(page: bytes, tag: bytes, markup: bytes) -> bytes:
+    """`page` with `markup` right after its first opening `tag` (e.g. b"head")."""
+    return re.sub(rb"<" + tag + rb"\b[^>]*>", lambda m: m.group() + markup, page, count=1, flags=re.IGNORECASE)
 
 
 def page_text(page: bytes) -> str:
