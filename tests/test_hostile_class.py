@@ -78,7 +78,8 @@ def start_hostile_class(job: Job) -> None:
     hands_in("patcher", PATCHES_HELPERS, WRONG_SQUARE)
     hands_in("hooker", HIDES_ERRORS, WRONG_SQUARE)
     hands_in("zoe")
-    start_grading(job, source, timeout=5, notebook_timeout=60)
+    # 30 s a cell: the check cells import torch, which on a busy CI machine has taken more than 5 s in a cold sandbox
+    start_grading(job, source, timeout=30, notebook_timeout=120)
 
 
 @pytest.fixture(scope="module")
