@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 # The local dataset mirror: ../shared/datasets when it exists (override with COURSE_DATA_MIRROR=...).
 COURSE_DATA_MIRROR ?= $(if $(wildcard ../shared/datasets),$(abspath ../shared/datasets))
 export COURSE_DATA_MIRROR
+# This checkout's course_utils, whatever checkout the shared venv's editable install was made from (CI, a worktree):
+# pytest, the notebooks' kernels and the grader's sandbox then all import the code under test.
+export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PORT ?= 8000
 NODE_ASSETS := tools/node_modules/.package-lock.json
