@@ -2,10 +2,12 @@
 
     python -m tools.deckcheck decks [FOLDER]       # the exported reveal.js decks (`make slides` writes _build/slides)
     python -m tools.deckcheck rise [NOTEBOOKS]     # every notebook presented with RISE, in a JupyterLab on a copy
+    python -m tools.deckcheck rise notebooks/03_convolutions_lenet.ipynb   # one notebook
 
 Each slide is shown at 1280×720 (``--size``) with all its fragments, and its content is measured against the
 slide's frame: a slide overflows when its content is taller or wider than the frame (it would scroll, or be cut
-off in RISE). Code must be at least 14 px on the screen. The exit status is 1 when a slide overflows, 2 when there
+off in RISE). Code must be at least 14 px on the screen, nothing may come within 12 px of the right edge, and no
+slide may show nbval's `# NBVAL_...` markers. The exit status is 1 when a slide is faulty, 2 when there
 is nothing to measure or no browser.
 
 The browser is Playwright's Chromium (``python -m playwright install chromium``), or a Chromium/Chrome found on
@@ -45,17 +47,19 @@ def measure_decks(page: Page, folder: Path | None) -> list[SlideFit]:
     return [fit for deck in decks for fit in check_deck(page, deck.as_uri())]
 
 
-def measure_rise(page: Page, folder: Path | None) -> list[SlideFit]:
-    """Every slide of every notebook in `folder` (default notebooks/) in RISE, in a JupyterLab on a copy."""
-    folder = (folder or NOTEBOOKS).resolve()
+def measure_rise(page: Page, where: Path | None) -> list[SlideFit]:
+    """Every slide of one notebook, or of every notebook in a folder (default notebooks/), in RISE, in a JupyterLab on
+    a copy."""
+    where = (where or NOTEBOOKS).resolve()
+    folder, paths = (where.parent, [where]) if where.is_file() else (where, notebook_paths(where))
     fits: list[SlideFit] = []
     with tempfile.TemporaryDirectory(prefix="course-rise-") as tmp:
-        for path in notebook_paths(folder):  # a copy: RISE's kernel session must not touch the course
+        for path in paths:  # a copy: RISE's kernel session must not touch the course
             shutil.copy2(path, tmp)
         for extra in folder.glob("*.css"):
             shutil.copy2(extra, tmp)
         with jupyter_lab(Path(tmp), {"COURSE_QUICK": "1"}) as (url, token):
-            for path in notebook_paths(folder):
+            for path in paths:
                 fits += check_rise(page, url, token, path.name)
     return fits
 
@@ -66,13 +70,13 @@ def parser() -> argparse.ArgumentParser:
         prog=f"python -m {__spec__.name}", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("what", choices=["decks", "rise"])
-    ap.add_argument("folder", nargs="?", type=Path, help="decks: _build/slides; rise: notebooks/")
+    ap.add_argument("folder", nargs="?", type=Path, help="decks: _build/slides; rise: notebooks/ or one notebook")
     ap.add_argument("--size", default=f"{SIZE[0]}x{SIZE[1]}", help="the screen, WIDTHxHEIGHT (1280x720)")
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Measure every slide and report; 1 when a slide overflows, 2 without a browser or anything to measure."""
+    """Measure every slide and report; 1 when a slide is faulty, 2 without a browser or anything to measure."""
     from playwright.sync_api import sync_playwright
 
     args = parser().parse_args(argv)

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 SIZE = (1280, 720)
 MIN_CODE_PX = 14
+MIN_RIGHT_MARGIN = 12  # px of the slide's own frame between the rightmost text or box and the frame's edge
 
 
 @dataclass
@@ -26,6 +27,8 @@ class SlideFit:
     frame: tuple[int, int]  # the slide's width and height
     code_px: float | None  # code font size on the screen
     wide: int  # elements that scroll sideways (code lines, tables, outputs too wide)
+    right: int = 0  # where the rightmost content ends, in the slide's own pixels
+    markers: int = 0  # lines of test plumbing shown (nbval's `# NBVAL_...` comments)
 
     @property
     def too_tall(self) -> bool:
@@ -38,9 +41,19 @@ class SlideFit:
         return self.too_tall or self.width > self.frame[0] or self.wide > 0
 
     @property
+    def touches_edge(self) -> bool:
+        """Whether text or a box comes within MIN_RIGHT_MARGIN of the frame's right edge."""
+        return self.right > self.frame[0] - MIN_RIGHT_MARGIN
+
+    @property
     def small_code(self) -> bool:
         """Whether its code is smaller than MIN_CODE_PX on the screen."""
         return self.code_px is not None and self.code_px < MIN_CODE_PX - 0.05
+
+    @property
+    def faulty(self) -> bool:
+        """Whether the slide overflows, shows small code, touches the right edge or shows nbval's markers."""
+        return self.overflows or self.small_code or self.touches_edge or self.markers > 0
 
     def describe(self) -> str:
         """One line: the deck, the slide, its title and what does not fit."""
@@ -51,6 +64,10 @@ class SlideFit:
             what.append(f"{self.width} px wide (frame {self.frame[0]})")
         if self.wide:
             what.append(f"{self.wide} element(s) scroll sideways")
+        if self.touches_edge:
+            what.append(f"content reaches {self.right} px (frame {self.frame[0]}, margin {MIN_RIGHT_MARGIN})")
+        if self.markers:
+            what.append(f"{self.markers} nbval marker(s) shown")
         if self.small_code:
             what.append(f"code at {self.code_px:.1f} px")
         return f"{self.deck} slide {self.slide} {self.title!r}: " + ", ".join(what)
@@ -80,6 +97,8 @@ function measure(s, scale) {
     width: Math.ceil(Math.max(s.scrollWidth, right / scale)),
     codePx: code ? parseFloat(getComputedStyle(code).fontSize) * scale : null,
     wide: scrollers.length,
+    right: Math.ceil(right / scale),
+    markers: (s.innerText.match(/NBVAL_[A-Z_]+/g) || []).length,
   };
 }
 """
@@ -152,6 +171,8 @@ def _fits(deck: str, rows: list[dict]) -> list[SlideFit]:
             frame=tuple(r["frame"]),
             code_px=r["codePx"],
             wide=r["wide"],
+            right=r["right"],
+            markers=r["markers"],
         )
         for r in rows
     ]
@@ -188,18 +209,15 @@ def check_rise(page: Page, lab_url: str, token: str, notebook: str, load: bool =
 
 
 def report(fits: list[SlideFit]) -> int:
-    """Print one line per deck and one per slide that does not fit; the number of slides that overflow."""
+    """Print one line per deck and one per faulty slide (tools.slidefit.SlideFit.faulty); the number of faulty slides."""
     bad = 0
     for deck in dict.fromkeys(f.deck for f in fits):
         mine = [f for f in fits if f.deck == deck]
-        over = [f for f in mine if f.overflows]
-        bad += len(over)
+        faulty = [f for f in mine if f.faulty]
+        bad += len(faulty)
         tallest = max(mine, key=lambda f: f.height)
-        print(
-            f"{deck}: {len(over)} of {len(mine)} slides overflow (tallest {tallest.height} px, slide {tallest.slide})"
-        )
-        for f in mine:
-            if f.overflows or f.small_code:
-                print("   ", f.describe())
-    print(f"total: {bad} of {len(fits)} slides overflow")
+        print(f"{deck}: {len(faulty)} of {len(mine)} slides faulty (tallest {tallest.height} px, slide {tallest.slide})")
+        for f in faulty:
+            print("   ", f.describe())
+    print(f"total: {bad} of {len(fits)} slides faulty (overflowing, small code, touching the right edge, markers)")
     return bad
