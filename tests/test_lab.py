@@ -264,6 +264,9 @@ def test_run_all_in_jupyterlab(lab, browser, name):
     errors: list[str] = []
     console_errors(page, errors, LAB_UPSTREAM)
     open_notebook(page, url, token, name)
+    page.wait_for_timeout(1000)  # JupyterLab marks a notebook dirty as soon as its model differs from the file
+    dirty = page.locator(".lm-TabBar-tab.jp-mod-current.jp-mod-dirty, .lm-TabBar-tab.lm-mod-current.jp-mod-dirty")
+    assert dirty.count() == 0, f"{name} opens as modified: closing it untouched would ask to save (kernelspec, widgets?)"
     seconds = run_all(page)
     TIMINGS.parent.mkdir(parents=True, exist_ok=True)
     timings = json.loads(TIMINGS.read_text()) if TIMINGS.is_file() else {}
