@@ -11,6 +11,8 @@ from matplotlib.ticker import MaxNLocator
 from .env import in_notebook
 from .metrics import confusion_matrix
 
+MAX_WIDTH_IN = 10.0  # the widest figure the course draws: 1000 px at 100 dpi, readable in JupyterLab, the site, a deck
+
 
 def use_png() -> None:
     """Draw inline figures as PNG again (d2l switches them to SVG)."""
@@ -65,7 +67,10 @@ def show_images(
     n = len(images)
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 1.8 * nrows), squeeze=False, layout="constrained")
+    side = min(1.6, MAX_WIDTH_IN / ncols)  # each image's width in inches: the grid never wider than MAX_WIDTH_IN
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(side * ncols, (side + 0.3) * nrows), squeeze=False, layout="constrained"
+    )
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= n:
@@ -74,7 +79,7 @@ def show_images(
         gray = img.shape[-1] == 1
         ax.imshow(img.squeeze(-1) if gray else img, cmap="gray" if gray else None)
         if titles is not None:
-            ax.set_title(titles[i], fontsize=8, color=title_colors[i] if title_colors else "black")
+            ax.set_title(titles[i], fontsize=10, color=title_colors[i] if title_colors else "black")
     if title:
         fig.suptitle(title)
     return fig
@@ -86,7 +91,7 @@ def plot_confusion_matrix(
     """A labelled confusion matrix: rows are true classes, columns predicted, counts written in (up to 20 classes)."""
     k = len(class_names)
     cm = confusion_matrix(targets, preds, k).numpy()
-    size = max(4.0, 0.45 * k + 2)
+    size = min(MAX_WIDTH_IN, max(4.0, 0.45 * k + 2))
     fig, ax = plt.subplots(figsize=(size, size * 0.9))
     im = ax.imshow(cm, cmap="Blues")
     ax.set(xticks=range(k), yticks=range(k), xlabel="predicted class", ylabel="true class", title=title)
@@ -96,7 +101,7 @@ def plot_confusion_matrix(
         for i in range(k):
             for j in range(k):
                 color = "white" if cm[i, j] > cm.max() / 2 else "black"
-                ax.text(j, i, cm[i, j], ha="center", va="center", fontsize=8, color=color)
+                ax.text(j, i, cm[i, j], ha="center", va="center", fontsize=10, color=color)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="images")
     fig.tight_layout()
     return fig

@@ -92,3 +92,30 @@ def test_confusion_matrix_plot_writes_the_counts():
     assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("predicted class", "true class", "cm")
     assert [t.get_text() for t in ax.get_xticklabels()] == ["cat", "dog", "cup"]
     assert sorted(int(t.get_text()) for t in ax.texts) == [0, 0, 0, 0, 0, 1, 1, 1, 1]
+
+
+def _texts_pt(fig) -> list[float]:
+    """The size in points of every visible, non-empty text of a figure."""
+    from matplotlib.text import Text
+
+    return [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+
+
+@pytest.mark.parametrize("draw", ["history", "grid", "wide grid", "confusion"])
+def test_course_figures_fit_the_widest_figure_and_draw_no_text_below_10_pt(draw):
+    """The figure convention (tools/figures.py measures it where figures are shown): at most MAX_WIDTH_IN wide, text
+    at matplotlib's default 10 pt or larger."""
+    images = torch.rand(24, 1, 28, 28)
+    fig = {
+        "history": lambda: plots.plot_history(
+            {"epoch": [1, 2], "train_loss": [1.0, 0.5], "valid_loss": [1.1, 0.7], "train_acc": [0.5, 0.8]}
+        ),
+        "grid": lambda: plots.show_images(images[:16], [f"class {i}" for i in range(16)]),
+        "wide grid": lambda: plots.show_images(images, [f"c{i}" for i in range(24)], ncols=12),
+        "confusion": lambda: plots.plot_confusion_matrix(
+            torch.arange(30) % 30, torch.arange(30) % 30, [str(i) for i in range(30)]
+        ),
+    }[draw]()
+    assert fig.get_figwidth() <= plots.MAX_WIDTH_IN + 1e-9
+    assert min(_texts_pt(fig)) >= 10
+    plt.close(fig)
