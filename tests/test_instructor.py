@@ -36,6 +36,7 @@ from pages import (
     visit,
 )
 
+from tools.figures import IMAGES_JS, figures_by_sha, image_sha, unreadable
 from tools.notebooks import HIDDEN_TESTS, course_entries, find_notebooks, without_markers
 from tools.paths import NODE_MODULES
 from tools.slidefit import check_deck
@@ -182,6 +183,7 @@ def site_visits(site, server, browser, page_watch) -> dict:
         v = visit(page, watch, PAGE_SCRIPT, screenshot=shot, full_height=shots.get(name, 0))
         v["problems"] += broken_internal_links(v["result"].get("links", []), base, site)
         v["page"].set_viewport_size({"width": 1280, "height": 720})
+        v["images"] = v["page"].evaluate(IMAGES_JS, "div.cell_output img")
         v["page"].add_script_tag(path=str(AXE))
         v["page"].evaluate(AXE_START)
         visits[name] = v
@@ -201,6 +203,21 @@ def test_site_has_no_accessibility_violation(site_visits):
     """axe-core on every page: no violation at all, of any impact (minor to critical)."""
     found = {name: v["axe"] for name, v in site_visits.items() if v["axe"]}
     assert not found, "accessibility violations (axe-core):\n" + json.dumps(found, indent=1)
+
+
+def test_every_figure_on_the_site_is_readable_at_1280_px(site, site_visits):
+    """Each notebook page at 1280x720: every committed figure is shown, none with text below 11 px (tools.figures)."""
+    known = figures_by_sha(notebook_paths())
+    shown = []
+    for visit_ in site_visits.values():
+        for image in visit_["images"]:
+            path = site / image["src"].split("/html/", 1)[-1].split("?")[0]
+            shown.append({**image, "src": path.as_uri()})
+    seen = {image_sha(image["src"]) for image in shown}
+    missing = [f"{f.notebook} cell {f.cell}" for f in known.values() if f.sha not in seen]
+    assert not missing, f"figures of the notebooks the site does not show: {missing}"
+    small = unreadable(known, shown, "the site at 1280 px")
+    assert not small, f"{len(small)} of {len(known)} figures too small to read on the site:\n" + "\n".join(small)
 
 
 PHONE = {"width": 400, "height": 800}
@@ -297,6 +314,15 @@ def test_every_slide_fits_a_1280x720_screen(deck_visits):
     fits = [f for v in deck_visits.values() for f in v["fits"]]
     bad = [f.describe() for f in fits if f.faulty]
     assert not bad, f"{len(bad)} of {len(fits)} slides do not fit 1280×720:\n" + "\n".join(bad)
+
+
+def test_every_figure_in_the_decks_is_readable(deck_visits):
+    """Each figure a deck shows, measured on its slide at 1280x720: no text below 11 px (tools.figures)."""
+    known = figures_by_sha(notebook_paths())
+    shown = [image for v in deck_visits.values() for f in v["fits"] for image in f.images]
+    assert {image_sha(image["src"]) for image in shown} & set(known), "the decks show none of the notebooks' figures"
+    small = unreadable(known, shown, "a deck at 1280x720")
+    assert not small, f"{len(small)} figures too small to read in the decks:\n" + "\n".join(small)
 
 
 def test_the_right_arrow_alone_reaches_every_slide_of_every_deck(deck_visits):

@@ -27,6 +27,7 @@ import pytest
 from pages import api, console_errors
 
 from course_utils.course import notebook_paths
+from tools.figures import LAB_IMAGES_JS, lab_unreadable, notebook_figures
 from tools.lab_server import jupyter_lab
 from tools.paths import BUILD, NOTEBOOKS
 from tools.slidefit import check_rise, rise_url
@@ -266,12 +267,19 @@ def test_run_all_in_jupyterlab(lab, browser, name):
     open_notebook(page, url, token, name)
     page.wait_for_timeout(1000)  # JupyterLab marks a notebook dirty as soon as its model differs from the file
     dirty = page.locator(".lm-TabBar-tab.jp-mod-current.jp-mod-dirty, .lm-TabBar-tab.lm-mod-current.jp-mod-dirty")
-    assert dirty.count() == 0, f"{name} opens as modified: closing it untouched would ask to save (kernelspec, widgets?)"
+    assert dirty.count() == 0, (
+        f"{name} opens as modified: closing it untouched would ask to save (kernelspec, widgets?)"
+    )
     seconds = run_all(page)
     TIMINGS.parent.mkdir(parents=True, exist_ok=True)
     timings = json.loads(TIMINGS.read_text()) if TIMINGS.is_file() else {}
     TIMINGS.write_text(json.dumps({**timings, name: round(seconds, 1)}, indent=1, sort_keys=True))
     print(f"{name}: Run All in {seconds:.1f} s")
+
+    figures = page.evaluate(LAB_IMAGES_JS)
+    small = lab_unreadable(path, figures, "JupyterLab at 1280 px")
+    assert figures or not notebook_figures(path), f"{name}: JupyterLab shows none of its figures"
+    assert not small, f"{name}: figures too small to read in JupyterLab:\n" + "\n".join(small)
 
     widgets = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .widget-interact")
     for i in range(widgets.count()):

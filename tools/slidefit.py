@@ -29,6 +29,7 @@ class SlideFit:
     wide: int  # elements that scroll sideways (code lines, tables, outputs too wide)
     right: int = 0  # where the rightmost content ends, in the slide's own pixels
     markers: int = 0  # lines of test plumbing shown (nbval's `# NBVAL_...` comments)
+    images: tuple = ()  # its images: {src, natural, shown} (shown: width in the slide's own pixels), tools.figures
 
     @property
     def too_tall(self) -> bool:
@@ -99,6 +100,8 @@ function measure(s, scale) {
     wide: scrollers.length,
     right: Math.ceil(right / scale),
     markers: (s.innerText.match(/NBVAL_[A-Z_]+/g) || []).length,
+    images: [...s.querySelectorAll('img')].filter(i => i.naturalWidth > 0).map(i => ({
+      src: i.currentSrc || i.src, natural: i.naturalWidth, shown: i.getBoundingClientRect().width / scale})),
   };
 }
 """
@@ -173,6 +176,7 @@ def _fits(deck: str, rows: list[dict]) -> list[SlideFit]:
             wide=r["wide"],
             right=r["right"],
             markers=r["markers"],
+            images=tuple(r["images"]),
         )
         for r in rows
     ]
@@ -209,14 +213,16 @@ def check_rise(page: Page, lab_url: str, token: str, notebook: str, load: bool =
 
 
 def report(fits: list[SlideFit]) -> int:
-    """Print one line per deck and one per faulty slide (tools.slidefit.SlideFit.faulty); the number of faulty slides."""
+    """Print one line per deck and one per faulty slide (SlideFit.faulty); the number of faulty slides."""
     bad = 0
     for deck in dict.fromkeys(f.deck for f in fits):
         mine = [f for f in fits if f.deck == deck]
         faulty = [f for f in mine if f.faulty]
         bad += len(faulty)
         tallest = max(mine, key=lambda f: f.height)
-        print(f"{deck}: {len(faulty)} of {len(mine)} slides faulty (tallest {tallest.height} px, slide {tallest.slide})")
+        print(
+            f"{deck}: {len(faulty)} of {len(mine)} slides faulty (tallest {tallest.height} px, slide {tallest.slide})"
+        )
         for f in faulty:
             print("   ", f.describe())
     print(f"total: {bad} of {len(fits)} slides faulty (overflowing, small code, touching the right edge, markers)")
