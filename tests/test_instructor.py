@@ -36,6 +36,7 @@ from pages import (
     visit,
 )
 
+from tools.decks import FIGURE_TAG, deck_notebook
 from tools.figures import IMAGES_JS, figures_by_sha, image_sha, unreadable
 from tools.notebooks import HIDDEN_TESTS, course_entries, find_notebooks, without_markers
 from tools.paths import NODE_MODULES
@@ -314,6 +315,25 @@ def test_every_slide_fits_a_1280x720_screen(deck_visits):
     fits = [f for v in deck_visits.values() for f in v["fits"]]
     bad = [f.describe() for f in fits if f.faulty]
     assert not bad, f"{len(bad)} of {len(fits)} slides do not fit 1280×720:\n" + "\n".join(bad)
+
+
+def test_a_deck_gives_each_shown_figure_a_slide_of_its_own():
+    """tools.decks.deck_notebook: a shown code cell keeps its code and text; its figure follows on a subslide
+    without code, tagged for the tall figure; a cell in the speaker notes is left as it is."""
+    png = {
+        "output_type": "display_data",
+        "data": {"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"},
+        "metadata": {},
+    }
+    text = {"output_type": "stream", "name": "stdout", "text": "done\n"}
+    shown = v4.new_code_cell("plot()", outputs=[text, png], metadata={"slideshow": {"slide_type": "-"}})
+    notes = v4.new_code_cell("plot()", outputs=[png], metadata={"slideshow": {"slide_type": "notes"}})
+    cells = deck_notebook(v4.new_notebook(cells=[shown, notes])).cells
+    assert [c.source for c in cells] == ["plot()", "", "plot()"]
+    assert [c.outputs for c in cells] == [[text], [png], [png]]
+    assert cells[1].metadata["slideshow"]["slide_type"] == "subslide"
+    assert FIGURE_TAG in cells[1].metadata["tags"]
+    assert cells[1].metadata["transient"]["remove_source"]
 
 
 def test_every_figure_in_the_decks_is_readable(deck_visits):

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from nbconvert import SlidesExporter
 
 LONG_CODE_LINES = 16  # rise.css gives the same cells (`:has(.cm-line:nth-child(16))`) the same smaller figures
+FIGURE_TAG = "slides-figure"  # a figure on a slide of its own, up to the slide's height (the template's CSS)
+SHOWN = {"slide", "subslide", "fragment", "-"}  # slide types a deck shows (not "skip", not "notes")
 
 
 def slides_exporter() -> SlidesExporter:
@@ -50,10 +52,29 @@ def deck_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     LONG_CODE_LINES lines or more tagged ``slides-long-code`` (their figures are drawn smaller, so that listing and
     figure fit one slide)."""
     nb = without_markers(nb)
+    cells = []
     for cell in nb.cells:
         if cell.cell_type == "code" and len(cell.source.splitlines()) >= LONG_CODE_LINES:
             cell.metadata["tags"] = [*cell.metadata.get("tags", []), "slides-long-code"]
+        cells += [cell, *figure_slide(cell)]
+    nb.cells = cells
     return nb
+
+
+def figure_slide(cell: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    """A shown code cell's figures moved to a slide of their own that follows it (a cell without its code, tagged
+    FIGURE_TAG): there a figure is drawn as tall as the slide allows, not beside its code at 300 px."""
+    slide_type = cell.metadata.get("slideshow", {}).get("slide_type", "-")
+    if cell.cell_type != "code" or slide_type not in SHOWN:
+        return []
+    figures = [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+    if not figures:
+        return []
+    cell.outputs = [o for o in cell.outputs if o not in figures]
+    figure = nbformat.v4.new_code_cell("", outputs=figures)
+    figure.metadata = {"slideshow": {"slide_type": "subslide"}, "tags": [FIGURE_TAG]}
+    figure.metadata["transient"] = {"remove_source": True}  # nbconvert's templates then draw no input box
+    return [figure]
 
 
 def build_slides(nb_dir: Path, out: Path) -> list[Path]:

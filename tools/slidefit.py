@@ -100,7 +100,7 @@ function measure(s, scale) {
     wide: scrollers.length,
     right: Math.ceil(right / scale),
     markers: (s.innerText.match(/NBVAL_[A-Z_]+/g) || []).length,
-    images: [...s.querySelectorAll('img')].filter(i => i.naturalWidth > 0).map(i => ({
+    images: [...s.querySelectorAll('img')].filter(i => i.naturalWidth > 0 && !i.closest('aside.notes')).map(i => ({
       src: i.currentSrc || i.src, natural: i.naturalWidth, shown: i.getBoundingClientRect().width / scale})),
   };
 }
