@@ -34,6 +34,8 @@ _LAZY = {
     "plot_confusion_matrix": "plots",
     "plot_history": "plots",
     "show_images": "plots",
+    "explore": "plots",
+    "Slider": "plots",
 }
 # The modules, lowest layer first: each imports only those before it (CONTRIBUTING.md, tests/test_layering.py).
 MODULES = (

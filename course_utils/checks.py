@@ -6,7 +6,8 @@ A check cell calls `check(condition, right, wrong)`. When the condition fails th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 import torch
 
@@ -36,6 +37,23 @@ def max_error(a: object, b: object) -> float:
     if a.shape != b.shape:
         return float("inf")
     return float((a - b).abs().max()) if a.numel() else 0.0
+
+
+@contextmanager
+def forbidden(advice: str, *targets: tuple[object, str]) -> Iterator[None]:
+    """Within the block, calling any target (an owner and an attribute's name) stops the check with `advice`."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise CheckFailed(advice)
+
+    originals = [(owner, name, getattr(owner, name)) for owner, name in targets]
+    try:
+        for owner, name, _ in originals:
+            setattr(owner, name, refuse)
+        yield
+    finally:
+        for owner, name, original in originals:
+            setattr(owner, name, original)
 
 
 def missing_labels(ax: object) -> list[str]:

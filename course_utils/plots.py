@@ -1,14 +1,15 @@
-"""Figures the lessons share: training curves, image grids, confusion matrices (PNG, titled, axes labelled)."""
+"""Figures the lessons share: training curves, image grids, confusion matrices (PNG, titled, axes labelled), sliders."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import torch
 from matplotlib.ticker import MaxNLocator
 
-from .env import in_notebook
+from .env import batch_run, in_notebook
 from .metrics import confusion_matrix
 
 MAX_WIDTH_IN = 10.0  # the widest figure the course draws: 1000 px at 100 dpi, readable in JupyterLab, the site, a deck
@@ -105,3 +106,46 @@ def plot_confusion_matrix(
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="images")
     fig.tight_layout()
     return fig
+
+
+@dataclass(frozen=True)
+class Slider:
+    """One slider of `explore`: its start value, range, step and label (whole numbers give an integer slider)."""
+
+    value: float
+    low: float
+    high: float
+    step: float = 1
+    label: str = ""
+
+
+def explore(draw: Callable[..., object], **sliders: Slider) -> None:
+    """Sliders that rerun `draw` in a live Jupyter front end; elsewhere (tests, site, RISE) `draw` at its defaults."""
+    defaults = {name: s.value for name, s in sliders.items()}
+    if not in_notebook() or batch_run():
+        draw(**defaults)
+        return
+    import ipywidgets
+    from IPython.display import display
+    from IPython.utils.capture import capture_output
+
+    def widget(s: Slider, name: str) -> ipywidgets.Widget:
+        whole = all(float(v).is_integer() for v in (s.value, s.low, s.high, s.step))
+        kind = ipywidgets.IntSlider if whole else ipywidgets.FloatSlider
+        number = int if whole else float
+        args = {k: number(getattr(s, k)) for k in ("value", "step")} | {"min": number(s.low), "max": number(s.high)}
+        return kind(description=s.label or name, **args)
+
+    live = ipywidgets.interactive(draw, **{name: widget(s, name) for name, s in sliders.items()})
+    with capture_output() as static:  # what a front end without widgets shows instead (RISE, a reopened notebook)
+        draw(**defaults)
+    display(static_and_live(static.outputs, static.stdout, live._repr_mimebundle_()), raw=True)
+
+
+def static_and_live(outputs: Sequence[object], stdout: str, live: dict) -> dict:
+    """One display bundle: the widget's view for a live front end, the static figure or text for any other."""
+    bundle = dict(outputs[0].data) if outputs else {}
+    bundle.update(live)
+    if not outputs and stdout:
+        bundle["text/plain"] = stdout
+    return bundle

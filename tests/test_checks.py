@@ -47,3 +47,23 @@ def test_missing_labels_lists_what_a_figure_lacks():
     ax.set_ylabel("loss")
     assert missing_labels(ax) == []
     plt.close(fig)
+
+
+def test_forbidden_refuses_the_builtins_within_the_block_and_restores_them():
+    from torch import nn
+    from torch.nn import functional
+
+    from course_utils.checks import forbidden
+
+    logits, targets = torch.randn(4, 3), torch.tensor([0, 2, 1, 0])
+    expected = functional.cross_entropy(logits, targets)
+    targets_off = ((functional, "cross_entropy"), (nn.CrossEntropyLoss, "forward"))
+    with forbidden("write it from tensor operations", *targets_off):
+        with pytest.raises(CheckFailed, match="^write it from tensor operations$"):
+            functional.cross_entropy(logits, targets)
+        with pytest.raises(CheckFailed):
+            nn.CrossEntropyLoss()(logits, targets)
+        assert torch.isfinite(functional.log_softmax(logits, dim=1)).all()  # what is not named still works
+    with pytest.raises(ZeroDivisionError), forbidden("unused", *targets_off):
+        raise ZeroDivisionError
+    assert nn.CrossEntropyLoss()(logits, targets) == functional.cross_entropy(logits, targets) == expected

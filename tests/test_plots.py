@@ -119,3 +119,32 @@ def test_course_figures_fit_the_widest_figure_and_draw_no_text_below_10_pt(draw)
     assert fig.get_figwidth() <= plots.MAX_WIDTH_IN + 1e-9
     assert min(_texts_pt(fig)) >= 10
     plt.close(fig)
+
+
+def test_explore_draws_the_defaults_once_where_no_widget_front_end_runs(monkeypatch):
+    calls = []
+    monkeypatch.setattr(plots, "in_notebook", lambda: False)
+    plots.explore(lambda a, b: calls.append((a, b)), a=plots.Slider(2, 0, 5), b=plots.Slider(0.5, 0.0, 1.0, 0.1))
+    assert calls == [(2, 0.5)]
+
+
+def test_explore_shows_live_sliders_with_the_static_output_beside_them(monkeypatch):
+    pytest.importorskip("ipywidgets")
+    shown = []
+    monkeypatch.setattr(plots, "in_notebook", lambda: True)
+    monkeypatch.setattr(plots, "batch_run", lambda: False)
+    monkeypatch.setattr("IPython.display.display", lambda bundle, raw: shown.append(bundle))
+    plots.explore(
+        lambda n, s: print(f"n={n} s={s}"), n=plots.Slider(3, 1, 9, label="size"), s=plots.Slider(0.5, 0, 1, 0.1)
+    )
+    (bundle,) = shown
+    assert "application/vnd.jupyter.widget-view+json" in bundle  # the sliders, for a live front end
+    assert bundle["text/plain"] == "n=3 s=0.5\n"  # the defaults' output, for any other
+
+
+def test_static_and_live_keeps_a_figure_beside_the_widget():
+    class Figure:
+        data = {"image/png": "PNG", "text/plain": "<Figure>"}
+
+    bundle = plots.static_and_live([Figure()], "", {"application/vnd.jupyter.widget-view+json": {}, "text/plain": "w"})
+    assert bundle == {"image/png": "PNG", "text/plain": "w", "application/vnd.jupyter.widget-view+json": {}}
