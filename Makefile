@@ -130,9 +130,10 @@ student: setup
 # Submissions run in the quick profile; GRADE_ARGS="--full" runs them in full, --timeout/--notebook-timeout set limits.
 # Every kernel runs in a bubblewrap sandbox (tools/bubblewrap.py); without bwrap it refuses, and says what to install,
 # unless GRADE_ARGS="--no-sandbox" (student code then runs with your rights: README, "Grading a class").
+# HAND_GRADES=file.csv (student,grade_id,points,comment) gives the written answers their hand grades.
 grade: data
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder (one subfolder per student)"; exit 2; }
-	$(BIN)/python -m tools.grading grade "$(SUBMISSIONS)" $(GRADE_ARGS)
+	$(BIN)/python -m tools.grading grade "$(SUBMISSIONS)" $(if $(HAND_GRADES),--hand-grades "$(HAND_GRADES)") $(GRADE_ARGS)
 
 # Everything derived: builds, splits, cached features, checkpoints, TensorBoard runs (the verified datasets stay).
 clean:

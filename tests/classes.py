@@ -28,6 +28,7 @@ def nbgrader_meta(grade_id: str, *, grade=False, solution=False, locked=False, p
     return {"nbgrader": meta}
 
 
+RUBRIC = "**Rubric (2 points).** One point for *itself*, one for saying that the sign of x does not matter."
 CHECK = 'def check(ok, right, wrong):\n    assert ok, wrong\n    print("✔", right)'
 
 
@@ -36,10 +37,12 @@ def tiny_notebook(
     answer2: str = "def square(x):\n    return x * x",
     *,
     helpers=False,
+    written_points=0,
 ):
     """90_tiny: two exercises (1 and 2 points), each with a visible check and a hidden test; no torch: quick. With
     `helpers`, the check cells import check and max_error from course_utils.checks, as the course's do, and their
-    hidden tests use max_error (torch is imported then)."""
+    hidden tests use max_error (torch is imported then). Exercise 2's written answer has `written_points`: 0, or
+    points graded by hand, with the instructor's rubric in its text (RUBRIC)."""
     uses = "from course_utils.checks import check, max_error\n" if helpers else ""
     hidden1 = "assert max_error(double(-1.5), -3.0) < 1e-9" if helpers else "assert double(-1.5) == -3.0"
     hidden2 = "assert max_error(square(-2), 4) < 1e-9" if helpers else "assert square(-2) == 4"
@@ -60,8 +63,8 @@ def tiny_notebook(
             f"### BEGIN SOLUTION\n{answer2}\n### END SOLUTION", metadata=nbgrader_meta("ex90-2-answer", solution=True)
         ),
         v4.new_markdown_cell(
-            "Squaring multiplies a number by itself.",
-            metadata=nbgrader_meta("ex90-2-written", grade=True, solution=True, points=0),
+            "Squaring multiplies a number by itself." + (f"\n\n{RUBRIC}" if written_points else ""),
+            metadata=nbgrader_meta("ex90-2-written", grade=True, solution=True, points=written_points),
         ),
         v4.new_code_cell(
             f'{uses}check(square(3) == 9, "square(3) is 9", f"square(3) should be 9, yours is {{square(3)}}")\n'
@@ -116,26 +119,27 @@ def write(folder: Path, name: str, nb=None, raw: bytes | None = None) -> None:
 # ----------------------------------------------------------------------------------------
 
 
-def tiny_class_folders(base: Path, *, helpers=False) -> tuple[Path, Path, Path, Path]:
-    """Under `base`: source/ with the tiny notebook (its checks on course_utils's `helpers` or not), and where
-    submissions, grades and temporary files go."""
+def tiny_class_folders(base: Path, *, helpers=False, written_points=0) -> tuple[Path, Path, Path, Path]:
+    """Under `base`: source/ with the tiny notebook (its checks on course_utils's `helpers` or not, its written answer
+    worth `written_points`), and where submissions, grades and temporary files go."""
     source, subs, out, tmp_root = base / "source", base / "submissions", base / "grades", base / "tmp"
     for folder in (source, tmp_root):
         folder.mkdir()
-    nbformat.write(tiny_notebook(helpers=helpers), source / "90_tiny.ipynb")
+    nbformat.write(tiny_notebook(helpers=helpers, written_points=written_points), source / "90_tiny.ipynb")
     return source, subs, out, tmp_root
 
 
 SANDBOX = shutil.which("bwrap") is not None or flag("COURSE_REQUIRE_SANDBOX")  # CI installs bubblewrap and needs it
 
 
-def start_grading(job: Job, source: Path, timeout: int, notebook_timeout: int) -> None:
+def start_grading(job: Job, source: Path, timeout: int, notebook_timeout: int, extra: tuple[str, ...] = ()) -> None:
     """`python -m tools.grading grade` of job.folder/submissions into job.folder/grades, as `make grade` runs it, with
     job.folder/tmp as its temporary folder: not the machine's /tmp, where what other programs write is not its doing.
-    Each kernel runs in bubblewrap's sandbox; on a machine without bwrap (and not CI), with --no-sandbox."""
+    Each kernel runs in bubblewrap's sandbox; on a machine without bwrap (and not CI), with --no-sandbox. `extra`:
+    more options of `grade` (--hand-grades FILE)."""
     args = ["-m", "tools.grading", "--notebooks", str(source), "grade", str(job.folder / "submissions")]
     args += ["--out", str(job.folder / "grades"), "--timeout", str(timeout)]
-    args += ["--notebook-timeout", str(notebook_timeout)] + ([] if SANDBOX else ["--no-sandbox"])
+    args += ["--notebook-timeout", str(notebook_timeout)] + ([] if SANDBOX else ["--no-sandbox"]) + list(extra)
     job.start("grading", args, env={"TMPDIR": str(job.folder / "tmp")})
 
 

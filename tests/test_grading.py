@@ -227,7 +227,72 @@ def class_03(background) -> dict:
 
 def test_notebook_03_fully_correct_and_partly_wrong(class_03):
     book = class_03
-    assert {e: p for e, (p, _, _) in book["full"].items()} == {"03.1": 1, "03.2": 1, "03.3": 1}
-    assert {e: p for e, (p, _, _) in book["partly"].items()} == {"03.1": 1, "03.2": 0, "03.3": 0}
+    checks = {s: {e: p for e, (p, _, _) in book[s].items() if not e.endswith(" written")} for s in book}
+    assert checks["full"] == {"03.1": 1, "03.2": 1, "03.3": 1}
+    assert checks["partly"] == {"03.1": 1, "03.2": 0, "03.3": 0}
+    written = [(p, r) for s in book for e, (p, _, r) in book[s].items() if e.endswith(" written")]
+    assert all(w == (0, "awaiting a hand grade") for w in written), written  # the written answers wait for a hand
     assert book["partly"]["03.2"][2].startswith("✘ the learned kernel")  # the check's own one-line message
     assert "NotImplementedError" in book["partly"]["03.3"][2] or "not defined" in book["partly"]["03.3"][2]
+
+
+# ----------------------------------------------------------------------------------------
+# Written answers, graded by hand
+# ----------------------------------------------------------------------------------------
+
+HAND_GRADES = "student,grade_id,points,comment\nalice,ex90-2-written,1.5,names itself; not the sign\n"
+
+
+@starts_in_background("written_class")
+def start_written_class(job: Job) -> None:
+    """The tiny notebook with a written answer worth 2 points (its rubric in the instructor's notebook), graded with
+    a hand-grades file that grades alice's answer and not bob's, while the other tests run."""
+    source, subs, _, _ = tiny_class_folders(job.folder, written_points=2)
+    name = "90_tiny.ipynb"
+    for student in ("alice", "bob"):
+        answer = {"ex90-2-written": f"{student}: x times x, the number multiplied by itself"}
+        write(subs / student, name, as_submitted(tiny_notebook(written_points=2), answer))
+    write(subs / "carol", name, raw=b"%PDF-1.4 this is not a notebook")
+    (job.folder / "hand_grades.csv").write_text(HAND_GRADES, encoding="utf-8")
+    start_grading(
+        job, source, timeout=30, notebook_timeout=120, extra=("--hand-grades", str(job.folder / "hand_grades.csv"))
+    )
+
+
+@pytest.fixture(scope="module")
+def written_class(background) -> tuple[dict, Path]:
+    """That class, graded: (gradebook, out folder)."""
+    book, out, _ = graded(background["written_class"])
+    return book, out
+
+
+def test_a_written_answer_counts_its_hand_grade_or_awaits_one(written_class):
+    book, _ = written_class
+    assert book["alice"]["90.2 written"] == (1.5, 2.0, "graded by hand: names itself; not the sign")
+    assert book["bob"]["90.2 written"] == (0.0, 2.0, "awaiting a hand grade")
+    assert book["carol"]["90.2 written"][:2] == (0.0, 2.0)
+    assert "not a notebook" in book["carol"]["90.2 written"][2]
+    assert {e: p for e, (p, _, _) in book["alice"].items()} == {"90.1": 1, "90.2": 2, "90.2 written": 1.5}
+
+
+def test_the_answers_awaiting_a_hand_grade_are_listed_to_fill_in(written_class):
+    _, out = written_class
+    with (out / "awaiting_hand_grades.csv").open(newline="", encoding="utf-8") as file:
+        assert list(csv.reader(file)) == [
+            ["student", "grade_id", "points", "comment"],
+            ["bob", "ex90-2-written", "", ""],
+        ]
+
+
+def test_hand_grades_reach_the_feedback_and_the_rubric_does_not(written_class):
+    _, out = written_class
+    index = (out / "feedback" / "alice" / "index.html").read_text(encoding="utf-8")
+    assert "90.2 written" in index
+    assert "names itself; not the sign" in index
+    assert "awaiting a hand grade" in (out / "feedback" / "bob" / "index.html").read_text(encoding="utf-8")
+    pages = list((out / "feedback").rglob("*.html"))
+    assert len(pages) >= 4  # an index for each, nbgrader's page for alice and bob
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert "Rubric" not in text, page
+        assert "sign of x does not matter" not in text, page

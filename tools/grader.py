@@ -21,6 +21,7 @@ from .course_folder import make_course
 from .errors import GradingError
 from .feedback import leaked, safe_page, with_gradebook, write_notebook_feedback, write_student_page
 from .gradebook import write_gradebook
+from .hand_grades import HandGrade, Written, check_hand_grades, read_hand_grades, write_awaiting, written_rows
 from .notebooks import course_notebooks
 from .outcomes import NotebookGrade, Outcome, Result
 from .paths import NOTEBOOKS
@@ -35,9 +36,10 @@ from .scoring import (
     with_released_points,
 )
 from .student_edition import secret_lines
-from .submissions import Exercise, Submission, collect, exercises
+from .submissions import Exercise, Submission, collect, exercises, written_answers
 from .watch import Watchdog, changed, snapshot, temporary_files_in
 
+AWAITING_FILE = "awaiting_hand_grades.csv"  # the written answers no hand grade was given for, a file to fill in
 Watched = list[tuple[Path, bool]]  # folders watched for files a notebook writes outside its own: (folder, recursive)
 
 
@@ -56,6 +58,18 @@ class Grader:
     secrets: dict[str, set[str]] = field(default_factory=dict)  # assignment -> its solution and hidden-test lines
     tmp_root: str = field(default_factory=tempfile.gettempdir)  # sandboxes go here; new files in it are reported
     jail: Bubblewrap | None = None  # the sandbox every kernel runs in; None: --no-sandbox
+    hand_grades: list[HandGrade] = field(default_factory=list)  # the instructor's grades of the written answers
+    written: dict[str, list[Exercise]] = field(default_factory=dict)  # assignment -> its written answers
+    hand: dict = field(default_factory=dict)  # (student slug, grade_id) -> HandGrade, checked against the class
+
+    def __post_init__(self) -> None:
+        """The written answers of every notebook, read from the instructor's notebooks."""
+        self.written = {p.stem: written_answers(p) for p in self.notebooks}
+
+    @property
+    def written_by_id(self) -> Written:
+        """Every written answer of the class's notebooks: grade_id -> (assignment, answer)."""
+        return {a.grade_id: (aid, a) for aid, answers in self.written.items() for a in answers}
 
     def prepare(self, work: Path) -> None:
         """Generate the course folder once and keep it in memory: every notebook is graded in a fresh copy."""
@@ -131,7 +145,8 @@ class Grader:
         links: list[str] = []
         for aid in wanted:
             if aid not in sub.notebooks:
-                rows += not_graded_rows(sub.student, checks[aid], sub.problems.get(aid, Outcome.NOT_SUBMITTED.note()))
+                why = sub.problems.get(aid, Outcome.NOT_SUBMITTED.note())
+                rows += not_graded_rows(sub.student, checks[aid] + self.written[aid], why)
                 continue
             try:
                 grade = self.grade_notebook(work, sub, aid, watch)
@@ -139,6 +154,7 @@ class Grader:
                 grade = NotebookGrade(notes=[Outcome.GRADER_ERROR.note(error=f"{type(error).__name__}: {error}"[:300])])
             self.timings.append((sub.student, aid, grade.seconds))
             notebook_rows = exercise_rows(sub.student, checks[aid], grade)
+            notebook_rows += written_rows(sub, self.written[aid], grade, self.hand)
             if grade.feedback:
                 links.append(write_notebook_feedback(folder, aid, with_gradebook(grade.feedback, notebook_rows)))
             rows += notebook_rows
@@ -149,10 +165,16 @@ class Grader:
         write_student_page(folder, sub.student, rows, links)
         return rows
 
-    def grade(self, submissions: Path, work: Path) -> list[Result]:
+    def collect(self, submissions: Path) -> list[Submission]:
+        """The class's submissions, every notebook in memory before any student code runs, and the hand grades
+        checked against them (a GradingError before anything runs)."""
+        subs = collect(submissions, [p.stem for p in self.notebooks])
+        self.hand = check_hand_grades(self.hand_grades, self.written_by_id, subs)
+        return subs
+
+    def grade(self, submissions: Path, subs: list[Submission], work: Path) -> list[Result]:
         """Every student's rows of the gradebook, student by student, in the order of their folders."""
         ids = [p.stem for p in self.notebooks]
-        subs = collect(submissions, ids)  # every notebook is in memory before any student code runs
         wanted = [aid for aid in ids if any(s.handed_in(aid) for s in subs)]
         checks = {p.stem: exercises(p) for p in self.notebooks}
         watch = [(Path(submissions).resolve(), True), (self.out.resolve(), True), (work, True)]
@@ -169,7 +191,7 @@ class Grader:
             return self.grade_student(sub, wanted, checks, work, watch)
         except Exception as error:
             why = Outcome.GRADER_ERROR.note(error=f"{type(error).__name__}: {error}"[:300])
-            return [row for aid in wanted for row in not_graded_rows(sub.student, checks[aid], why)]
+            return [row for aid in wanted for row in not_graded_rows(sub.student, checks[aid] + self.written[aid], why)]
 
 
 def grade(
@@ -182,23 +204,33 @@ def grade(
     quick: bool = True,
     tmp_root: Path | None = None,
     jail: Bubblewrap | None = None,
+    hand_grades: Path | None = None,
 ) -> tuple[list[Result], list[tuple[str, str, float]]]:
-    """Autograde every student folder in `submissions` (each kernel in `jail`): out/gradebook.csv, out/feedback/."""
+    """Autograde every student folder in `submissions` (each kernel in `jail`), with the written answers' grades from
+    the file `hand_grades`: out/gradebook.csv, out/feedback/, and out/awaiting_hand_grades.csv where answers wait."""
     submissions, out = Path(submissions), Path(out)
     if not submissions.is_dir():
         raise GradingError(f"{submissions} is not a folder of submissions (one subfolder per student)")
-    notebooks = [p for p in course_notebooks(nb_dir) if exercises(p)]
+    given = read_hand_grades(hand_grades) if hand_grades else []
+    notebooks = [p for p in course_notebooks(nb_dir) if exercises(p) or written_answers(p)]
     if not notebooks:
         raise GradingError(f"no notebooks with exercises in {nb_dir}")
-    out.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(out / "feedback", ignore_errors=True)
     tmp_root = str(tmp_root or tempfile.gettempdir())
     grader = Grader(notebooks, out, cell_timeout, notebook_timeout, quick, tmp_root=tmp_root, jail=jail)
+    grader.hand_grades = given
+    subs = grader.collect(submissions)  # a hand grade that does not fit the class stops here, the old grades intact
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out / "feedback", ignore_errors=True)
     work = Path(tempfile.mkdtemp(prefix="course-grading-", dir=tmp_root))
     try:
         grader.prepare(work)
-        rows = grader.grade(submissions, work)
+        rows = grader.grade(submissions, subs, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     write_gradebook(rows, out / "gradebook.csv")
+    awaiting = out / AWAITING_FILE
+    if grader.written_by_id:
+        write_awaiting(rows, grader.written_by_id, awaiting)
+    else:
+        awaiting.unlink(missing_ok=True)
     return rows, grader.timings

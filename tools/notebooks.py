@@ -16,6 +16,9 @@ HIDDEN_TESTS = re.compile(
     r"^[ \t]*### BEGIN HIDDEN TESTS.*?(?:^[ \t]*### END HIDDEN TESTS[ \t]*(?:\n|\Z)|\Z)", re.MULTILINE | re.DOTALL
 )
 
+# the instructor's rubric of a written answer: from its "**Rubric (N points).**" paragraph to the cell's end
+RUBRIC = re.compile(r"^[ \t]*\*\*Rubric\b.*", re.MULTILINE | re.DOTALL)
+
 
 def find_notebooks(nb_dir: Path, course_toml: Path = COURSE_TOML) -> list[Path]:
     """The course's notebooks that exist in `nb_dir`, in course order (course.toml, read by course_utils.course)."""
@@ -52,10 +55,13 @@ def notebook_title(path: Path) -> str:
 
 
 def without_markers(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """The code cells as shown on the site and the decks: without ``# NBVAL_CHECK_OUTPUT``-style lines (test
-    plumbing), nbgrader's ``### BEGIN/END SOLUTION`` lines, and hidden-test regions."""
+    """The cells as shown on the site and the decks: code without ``# NBVAL_CHECK_OUTPUT``-style lines (test
+    plumbing), nbgrader's ``### BEGIN/END SOLUTION`` lines and hidden-test regions; written answers without the
+    instructor's rubric."""
     for cell in nb.cells:
         if cell.cell_type == "code":
             source = HIDDEN_TESTS.sub("", cell.source)
             cell.source = SOLUTION_MARKER.sub("", NBVAL_MARKER.sub("", source)).rstrip()
+        elif cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = RUBRIC.sub("", cell.source).rstrip()
     return nb

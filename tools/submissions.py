@@ -53,6 +53,24 @@ def exercises(path: Path) -> list[Exercise]:
     return found
 
 
+WRITTEN_ID = re.compile(r"ex\d+-(\d+)-written")  # the grade_id of exercise K's written answer: exNN-K-written
+
+
+def written_answers(path: Path) -> list[Exercise]:
+    """The written answers of a source notebook, graded by hand (markdown, solution and grade, points > 0), in order,
+    labelled "NN.K written" for exercise K (from the grade_id exNN-K-written, else their order)."""
+    nb = nbformat.read(path, as_version=4)
+    found = []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        graded = cell.cell_type == "markdown" and meta.get("grade") and meta.get("solution")
+        if graded and float(meta.get("points", 0)) > 0:
+            m = WRITTEN_ID.fullmatch(meta["grade_id"])
+            k = m.group(1) if m else str(len(found) + 1)
+            found.append(Exercise(meta["grade_id"], f"{path.name[:2]}.{k} written", float(meta["points"])))
+    return found
+
+
 def slug(name: str) -> str:
     """A student id nbgrader and file systems accept: letters, digits, - and _ only."""
     return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "student"
