@@ -19,10 +19,6 @@ import shutil
 import sys
 from pathlib import Path
 
-from course_utils.files import write_bytes
-
-from .submissions import slug
-
 KEPT = ("timestamp.txt", "submission_secret.txt")  # how nbgrader matches a page to the submission it answers
 
 
@@ -32,12 +28,15 @@ def collected(course: Path, assignment: str, folder: Path) -> list[Path]:
     written = []
     for notebook in sorted((Path(course) / "submitted").glob(f"*/{assignment}/*.ipynb")):
         student = notebook.parent.parent.name
-        written.append(write_bytes(Path(folder) / student / notebook.name, notebook.read_bytes()))
+        (Path(folder) / student).mkdir(parents=True, exist_ok=True)
+        written.append(Path(shutil.copyfile(notebook, Path(folder) / student / notebook.name)))
     return written
 
 
 def hand_back(course: Path, assignment: str, grades: Path) -> list[Path]:
     """Each collected student's feedback page for `assignment` copied into course/feedback/; the pages written."""
+    from .submissions import slug  # the grader's name for a student's folder (nbformat loads with it: only here)
+
     written = []
     for submitted in sorted((Path(course) / "submitted").glob(f"*/{assignment}")):
         student = submitted.parent.name
@@ -48,7 +47,7 @@ def hand_back(course: Path, assignment: str, grades: Path) -> list[Path]:
         folder.mkdir(parents=True, exist_ok=True)
         for name in KEPT:
             shutil.copyfile(submitted / name, folder / name)
-        written.append(write_bytes(folder / f"{assignment}.html", page.read_bytes()))
+        written.append(Path(shutil.copyfile(page, folder / f"{assignment}.html")))
         written[-1].chmod(0o644)  # nbgrader copies the page with its mode: the student must be able to read it
     return written
 
