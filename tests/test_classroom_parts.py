@@ -50,6 +50,11 @@ def test_a_students_data_folder_links_the_shared_copy(tmp_path):
     assert all(link.resolve() == shared / link.name for link in links)
     assert not (mine / "caltech101").is_symlink()
     assert link_shared_data(mine, shared) == links  # again: nothing changes
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "trap").symlink_to(elsewhere)  # a student's data folder made a link to a folder root would write in
+    assert link_shared_data(tmp_path / "trap", shared) == []
+    assert list(elsewhere.iterdir()) == []
 
 
 def test_collected_notebooks_and_the_feedback_handed_back(tmp_path):

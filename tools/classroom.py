@@ -107,7 +107,10 @@ def shared_entries(data: Path) -> list[str]:
 
 def link_shared_data(folder: Path, data: Path) -> list[Path]:
     """`folder` with a link to each dataset of the shared copy `data` (what a student's own copy would hold);
-    an entry already there that is not such a link is left as it is. The links made or kept."""
+    an entry already there that is not such a link is left as it is. The links made or kept. A `folder` that is
+    itself a link (the hub runs this as root in a folder its user owns) is not followed: nothing is made."""
+    if folder.is_symlink():
+        return []
     folder.mkdir(exist_ok=True)
     links = []
     for name in shared_entries(data):
