@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -84,6 +85,16 @@ class Hub:
         argv = ["runuser", "-u", user, "--", "env", "-i", *(f"{k}={v}" for k, v in env.items()), sys.executable, *args]
         command = reachable_command(course_paths(self.room.data), argv, self.base / "mounts")
         return subprocess.run(command, cwd=cwd or home, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def needs() -> str:
+    """Why the classroom cannot be tried here ("" when it can)."""
+    if os.geteuid() != 0:
+        return "the classroom test makes system users: it needs root"
+    missing = [
+        tool for tool in ("useradd", "groupadd", "userdel", "runuser", "unshare", "chpasswd") if not shutil.which(tool)
+    ]
+    return f"the classroom test needs {', '.join(missing)}" if missing else ""
 
 
 def run(*argv: str) -> None:

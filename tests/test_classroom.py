@@ -38,20 +38,10 @@ AID = "90_tiny"
 WRONG = {"ex90-2-answer": "def square(x):\n    return 2 * x"}  # exercise 1 right, exercise 2 wrong
 
 
-def needs() -> str:
-    """Why the classroom cannot be tried here ("" when it can)."""
-    if os.geteuid() != 0:
-        return "the classroom test makes system users: it needs root"
-    missing = [
-        tool for tool in ("useradd", "groupadd", "userdel", "runuser", "unshare", "chpasswd") if not shutil.which(tool)
-    ]
-    return f"the classroom test needs {', '.join(missing)}" if missing else ""
-
-
 @pytest.fixture(scope="module")
 def hub():
     """The hub running with three fresh system users (cu-<tag>-teach, -ann, -bob); everything removed afterwards."""
-    from classroom import classroom_base, start_hub, stop_hub, system_users
+    from classroom import classroom_base, needs, start_hub, stop_hub, system_users
 
     if why := needs():
         if flag("COURSE_REQUIRE_SANDBOX"):

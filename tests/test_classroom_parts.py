@@ -103,3 +103,13 @@ def test_paths_in_a_closed_folder_are_bound_back_in_a_namespace(open_folder):
     assert f"mount -t tmpfs -o mode=0711 classroom {shut}" in script
     assert f"mount --bind {tmp_path / 'scratch' / 'real0' / 'env'} {shut / 'env'}" in script
     assert script.endswith("exec python -V")
+
+
+def test_the_round_trip_says_why_it_cannot_run(monkeypatch):
+    from classroom import needs
+
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert "needs root" in needs()
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(shutil, "which", lambda tool: None if tool == "useradd" else f"/usr/sbin/{tool}")
+    assert needs() == "the classroom test needs useradd"
