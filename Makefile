@@ -14,7 +14,8 @@ NODE_ASSETS := tools/node_modules/.package-lock.json
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 
-.PHONY: setup data lab test unit notebooks course bench clean html serve slides deck-check student grade browser lint format
+.PHONY: setup data lab test unit notebooks course bench clean html serve slides deck-check student grade browser lint format \
+	classroom
 
 setup: $(STAMP) $(LAB_SETTINGS)
 
@@ -134,6 +135,13 @@ student: setup
 grade: data
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder (one subfolder per student)"; exit 2; }
 	$(BIN)/python -m tools.grading grade "$(SUBMISSIONS)" $(if $(HAND_GRADES),--hand-grades "$(HAND_GRADES)") $(GRADE_ARGS)
+
+# A class on one server, for a trial (README, "A class on one server"): the course's JupyterHub on 127.0.0.1:8000, each
+# student a system user in the group CLASSROOM_GROUP, the instructor (CLASSROOM_INSTRUCTORS, by default whoever ran sudo)
+# an admin; nbgrader's exchange in _build/classroom/exchange, the verified data/ shared read-only. As root.
+CLASSROOM_INSTRUCTORS ?= $(SUDO_USER)
+classroom: data $(NODE_ASSETS)
+	CLASSROOM_INSTRUCTORS="$(CLASSROOM_INSTRUCTORS)" $(BIN)/python -m tools.classroom_serve
 
 # Everything derived: builds, splits, cached features, checkpoints, TensorBoard runs (the verified datasets stay).
 clean:
