@@ -12,7 +12,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from course_utils.checks import CheckFailed  # noqa: E402
+from course_utils.checks import CheckFailed
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
