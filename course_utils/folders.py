@@ -46,31 +46,27 @@ def _split_counts(n: int, fractions: dict[str, float]) -> list[int]:
     return [n - sum(rest)] + rest  # the first split (train) takes what rounding leaves
 
 
-def split_folder(
-    source: str | Path,
-    dest: str | Path,
-    fractions: dict[str, float] | None = None,
-    *,
-    seed: int = 0,
-    label_of: Callable[[Path], str] = label_from_folder,
-    per_class: int | None = None,
-    exclude: tuple[str, ...] = (),
-) -> dict[str, Counter]:
-    """Split images into dest/<split>/<class>/ by fraction per class, reproducibly, leaving `source` untouched.
+def _follow(plan: dict[str, dict[str, list[str]]], by_class: dict[str, list[str]], leader: str, label: str) -> None:
+    """Put each file of class `label` in the split of the same-named file of class `leader` (in place)."""
+    if leader not in by_class or label not in by_class:
+        return  # one of the two is not split (excluded): nothing to tie
+    where = {Path(f).name: split for split, classes in plan.items() for f in classes[leader]}
+    names = {Path(f).name for f in by_class[leader]}
+    strays = sorted(Path(f).name for f in by_class[label] if Path(f).name not in names)
+    if strays:
+        raise ValueError(f"{label} files without a twin in {leader}: {strays[:5]}; `together` needs the same names")
+    for split, classes in plan.items():
+        classes[label] = sorted(f for f in by_class[label] if where.get(Path(f).name) == split)
 
-    Files are hard-linked (copied where links are impossible). `per_class` keeps a seeded subset of
-    each class first (the quick profile). Re-running with the same arguments changes nothing;
-    different arguments rebuild `dest` in one rename.
-    """
-    source, dest = Path(source).resolve(), Path(dest).resolve()
-    fractions = fractions or {"train": 0.8, "valid": 0.2}
-    if abs(sum(fractions.values()) - 1) > 1e-9:
-        raise ValueError(f"split fractions must add up to 1, got {fractions}")
-    if not source.is_dir():
-        raise FileNotFoundError(f"no folder of images at {source}")
-    by_class = _files_by_class(source, label_of, exclude)
-    if not by_class:
-        raise FileNotFoundError(f"no images found in {source}")
+
+def _plan(
+    by_class: dict[str, list[str]],
+    fractions: dict[str, float],
+    seed: int,
+    per_class: int | None,
+    together: tuple[tuple[str, ...], ...],
+) -> dict[str, dict[str, list[str]]]:
+    """Which files of each class go to which split: a seeded shuffle per class, then the groups `together`."""
     rng = random.Random(seed)
     plan: dict[str, dict[str, list[str]]] = {split: {} for split in fractions}
     for label, files in sorted(by_class.items()):
@@ -82,6 +78,41 @@ def split_folder(
         for split, size in zip(fractions, _split_counts(len(files), fractions), strict=True):
             plan[split][label] = sorted(files[start : start + size])
             start += size
+    for leader, *followers in together:
+        for label in followers:
+            _follow(plan, by_class, leader, label)
+    return plan
+
+
+def split_folder(
+    source: str | Path,
+    dest: str | Path,
+    fractions: dict[str, float] | None = None,
+    *,
+    seed: int = 0,
+    label_of: Callable[[Path], str] = label_from_folder,
+    per_class: int | None = None,
+    exclude: tuple[str, ...] = (),
+    together: tuple[tuple[str, ...], ...] = (),
+) -> dict[str, Counter]:
+    """Split images into dest/<split>/<class>/ by fraction per class, reproducibly, leaving `source` untouched.
+
+    Files are hard-linked (copied where links are impossible). `per_class` keeps a seeded subset of
+    each class first (the quick profile). Each group of classes in `together` (near-duplicates, such as a
+    photo and its crop under the same file name) is split as its first class is: a file goes to the split
+    of the same-named file there. Re-running with the same arguments changes nothing; different arguments
+    rebuild `dest` in one rename.
+    """
+    source, dest = Path(source).resolve(), Path(dest).resolve()
+    fractions = fractions or {"train": 0.8, "valid": 0.2}
+    if abs(sum(fractions.values()) - 1) > 1e-9:
+        raise ValueError(f"split fractions must add up to 1, got {fractions}")
+    if not source.is_dir():
+        raise FileNotFoundError(f"no folder of images at {source}")
+    by_class = _files_by_class(source, label_of, exclude)
+    if not by_class:
+        raise FileNotFoundError(f"no images found in {source}")
+    plan = _plan(by_class, fractions, seed, per_class, together)
     manifest = {"source": str(source), "seed": seed, "fractions": fractions, "plan": plan}
     counts = {split: Counter({label: len(f) for label, f in classes.items()}) for split, classes in plan.items()}
     if (dest / "split.json").is_file() and json.loads((dest / "split.json").read_text()) == manifest:

@@ -34,6 +34,24 @@ def test_split_is_deterministic_and_leaves_the_source_untouched(tmp_path, photos
     assert other != a, "another seed gives another split"
 
 
+def test_classes_split_together_put_same_named_files_in_the_same_split(tmp_path, photos):
+    source = make_class_folders(tmp_path / "src", photos, per_class=12)
+    fractions = {"train": 0.5, "valid": 0.25, "test": 0.25}
+    alone = json.loads(split_folder(source, tmp_path / "a", fractions) and (tmp_path / "a" / "split.json").read_text())[
+        "plan"
+    ]
+    where = {split: sorted(Path(f).name for f in classes["cup"]) for split, classes in alone.items()}
+    assert where != {split: sorted(Path(f).name for f in classes["cat"]) for split, classes in alone.items()}
+    counts = split_folder(source, tmp_path / "b", fractions, together=(("cat", "cup"),), per_class=8)
+    tied = json.loads((tmp_path / "b" / "split.json").read_text())["plan"]
+    for split, classes in tied.items():
+        assert [Path(f).name for f in classes["cup"]] == [Path(f).name for f in classes["cat"]], split
+    assert counts["train"] == {"cat": 4, "cup": 4}
+    (source / "cup" / "img_99.jpg").write_bytes((source / "cup" / "img_0.jpg").read_bytes())
+    with pytest.raises(ValueError, match="img_99.jpg"):
+        split_folder(source, tmp_path / "c", fractions, together=(("cat", "cup"),))
+
+
 def test_rerun_changes_nothing_and_new_arguments_rebuild(tmp_path, photos):
     source = make_class_folders(tmp_path / "src", photos, per_class=10)
     dest = tmp_path / "split"
