@@ -9,14 +9,26 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
-from .files import atomic_write
+from .files import atomic_write, content_digest
 from .progress import progress
 
 
-def feature_cache_key(backbone_name: str, transform: object, dataset: Dataset) -> str:
-    """A key that changes whenever the backbone, the transform or the file list changes."""
-    text = "\n".join([backbone_name, repr(transform), repr(_file_list(dataset))])
-    return f"{backbone_name}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+def feature_cache_key(backbone_name: str, transform: object, dataset: Dataset, weights: nn.Module | None = None) -> str:
+    """A key that changes whenever the backbone (its weights, if given), the transform or a file's content changes."""
+    parts = [backbone_name, repr(transform), repr(_file_list(dataset))]
+    if weights is not None:
+        parts.append(weights_digest(weights))
+    return f"{backbone_name}-{hashlib.sha256(chr(10).join(parts).encode()).hexdigest()[:16]}"
+
+
+def weights_digest(model: nn.Module) -> str:
+    """The sha256 of a model's state_dict: every parameter's and buffer's name, shape, dtype and values."""
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype};".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def precompute_features(
@@ -50,8 +62,9 @@ def precompute_features(
 
 
 def _file_list(dataset: Dataset) -> object:
-    """What identifies the items: the (path, label) list of an ImageFolder or a Subset of one, else the repr."""
+    """What identifies the items: (path, label, content sha256) of an ImageFolder or a Subset of one, else the repr."""
     if isinstance(dataset, Subset):
         files = _file_list(dataset.dataset)
         return [files[i] for i in dataset.indices] if isinstance(files, list) else (files, list(dataset.indices))
-    return getattr(dataset, "samples", None) or repr(dataset)
+    samples = getattr(dataset, "samples", None)
+    return [(path, label, content_digest(path)) for path, label in samples] if samples else repr(dataset)

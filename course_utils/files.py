@@ -82,3 +82,15 @@ def sha256_file(path: str | os.PathLike, gunzip: bool = False) -> str:
 def sha256_text(text: str) -> str:
     """The sha256 of a text's UTF-8 bytes."""
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+_DIGESTS: dict[tuple[int, int, int, int], str] = {}
+
+
+def content_digest(path: str | os.PathLike) -> str:
+    """The sha256 of a file's content, remembered by (device, inode, size, mtime): a file is read once per process."""
+    stat = os.stat(path)
+    stamp = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    if stamp not in _DIGESTS:
+        _DIGESTS[stamp] = sha256_file(path)
+    return _DIGESTS[stamp]

@@ -14,7 +14,7 @@ from pathlib import Path
 from PIL import Image
 from torchvision.datasets import ImageFolder
 
-from .files import replace_folder
+from .files import content_digest, replace_folder, sha256_text
 from .images import image_problem
 
 
@@ -100,8 +100,8 @@ def split_folder(
     Files are hard-linked (copied where links are impossible). `per_class` keeps a seeded subset of
     each class first (the quick profile). Each group of classes in `together` (near-duplicates, such as a
     photo and its crop under the same file name) is split as its first class is: a file goes to the split
-    of the same-named file there. Re-running with the same arguments changes nothing; different arguments
-    rebuild `dest` in one rename.
+    of the same-named file there. Re-running with the same arguments on the same files changes nothing;
+    different arguments, or a file whose content changed under the same name, rebuild `dest` in one rename.
     """
     source, dest = Path(source).resolve(), Path(dest).resolve()
     fractions = fractions or {"train": 0.8, "valid": 0.2}
@@ -113,7 +113,13 @@ def split_folder(
     if not by_class:
         raise FileNotFoundError(f"no images found in {source}")
     plan = _plan(by_class, fractions, seed, per_class, together)
-    manifest = {"source": str(source), "seed": seed, "fractions": fractions, "plan": plan}
+    manifest = {
+        "source": str(source),
+        "seed": seed,
+        "fractions": fractions,
+        "plan": plan,
+        "content": _content(source, plan),
+    }
     counts = {split: Counter({label: len(f) for label, f in classes.items()}) for split, classes in plan.items()}
     if (dest / "split.json").is_file() and json.loads((dest / "split.json").read_text()) == manifest:
         return counts
@@ -131,6 +137,12 @@ def split_folder(
     (staging / "split.json").write_text(json.dumps(manifest, indent=1))
     replace_folder(staging, dest)
     return counts
+
+
+def _content(source: Path, plan: dict[str, dict[str, list[str]]]) -> str:
+    """One sha256 over the content of every planned file: a photo replaced under the same name changes it."""
+    names = [rel for classes in plan.values() for files in classes.values() for rel in files]
+    return sha256_text("\n".join(f"{rel} {content_digest(source / rel)}" for rel in names))
 
 
 def rgb_loader(path: str) -> Image.Image:

@@ -64,3 +64,37 @@ def test_feature_cache_key_follows_backbone_transform_and_files(image_folder):
 
     Image.fromarray(data.chelsea()).save(image_folder / "cat" / "3.jpg")
     assert key != feature_cache_key("resnet18", transform, torchvision.datasets.ImageFolder(image_folder))
+
+
+def test_a_photo_replaced_under_the_same_name_is_extracted_again(image_folder, tmp_path):
+    # the 200x200 mirror and the full-size download share their file names: the key must follow the content
+    transform = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Resize((8, 8))])
+    extractor = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 4))
+    calls = []
+    extractor.register_forward_hook(lambda *args: calls.append(1))
+
+    def features():
+        dataset = torchvision.datasets.ImageFolder(image_folder, transform=transform)
+        key = feature_cache_key("tiny", transform, dataset, extractor)
+        return key, precompute_features(extractor, dataset, tmp_path / "cache", key, batch_size=6)
+
+    key, before = features()
+    assert features()[0] == key
+    assert len(calls) == 1  # unchanged files: read back
+    Image.fromarray(data.coffee()).resize((96, 72)).save(image_folder / "cat" / "0.jpg")  # same name, other photo
+    new_key, after = features()
+    assert new_key != key
+    assert len(calls) == 2, "a changed photo is a cache miss"
+    assert not torch.equal(before.tensors[0][0], after.tensors[0][0])
+
+
+def test_feature_cache_key_follows_the_weights(image_folder):
+    transform = v2.Compose([v2.ToImage(), v2.Resize(64)])
+    dataset = torchvision.datasets.ImageFolder(image_folder, transform=transform)
+    model = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3))
+    key = feature_cache_key("tiny", transform, dataset, model)
+    assert key == feature_cache_key("tiny", transform, dataset, model)
+    with torch.no_grad():
+        model[0].weight[0, 0] += 1e-3
+    assert key != feature_cache_key("tiny", transform, dataset, model), "other weights, other features"
+    assert key != feature_cache_key("tiny", transform, dataset)

@@ -59,3 +59,12 @@ def test_sha256_of_a_file_its_gzip_and_a_text(tmp_path):
     assert files.sha256_file(tmp_path / "a") == want
     assert files.sha256_file(tmp_path / "a.gz", gunzip=True) == want
     assert files.sha256_text("course" * 1000) == want
+
+
+def test_content_digest_is_the_sha256_and_follows_a_rewrite(tmp_path):
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(b"first")
+    assert files.content_digest(path) == files.sha256_file(path)
+    path.unlink()
+    path.write_bytes(b"another")  # a new file under the same name (its size, inode or mtime differ): read again
+    assert files.content_digest(path) == files.sha256_file(path) == files.sha256_text("another")

@@ -107,3 +107,18 @@ def test_empty_class_or_no_class_folders_is_a_clear_error(tmp_path, photos):
         CheckedImageFolder(flat)
     with pytest.raises(FileNotFoundError, match="no image folder at"):
         CheckedImageFolder(tmp_path / "nowhere")
+
+
+def test_a_photo_replaced_under_the_same_name_rebuilds_the_split(tmp_path, photos):
+    # a refetch (the full-size download after the 200x200 mirror) keeps the names: the split must follow the content
+    source = make_class_folders(tmp_path / "src", photos, per_class=4)
+    dest = tmp_path / "split"
+    split_folder(source, dest, seed=0)
+    first = json.loads((dest / "split.json").read_text())
+    replaced = source / "cat" / "img_0.jpg"
+    replaced.unlink()  # a new file under the old name, as a fresh download writes it
+    photos["astronaut"].save(replaced)
+    split_folder(source, dest, seed=0)
+    linked = next(dest.glob("*/cat/img_0.jpg"))
+    assert linked.read_bytes() == replaced.read_bytes(), "the split holds the new photo, not a link to the old one"
+    assert json.loads((dest / "split.json").read_text())["plan"] == first["plan"]
