@@ -34,10 +34,12 @@ _LAZY = {
     "plot_confusion_matrix": "plots",
     "plot_history": "plots",
     "show_images": "plots",
+    "sliders": "widgets",
 }
 # The modules, lowest layer first: each imports only those before it (CONTRIBUTING.md, tests/test_layering.py).
 MODULES = (
     "env",
+    "widgets",
     "files",
     "course",
     "checks",
