@@ -24,11 +24,22 @@ def check(ok: object, right: str | None, wrong: str) -> None:
         print(f"✔ {right}")
 
 
-def defined(namespace: Mapping[str, object], *names: str) -> None:
-    """Stop with one line naming the first of `names` that the answer cell has not defined yet."""
+def defined(namespace: Mapping[str, object], *names: str, expected: type | tuple[type, ...] | None = None) -> None:
+    """Stop with one line naming the first of `names` not defined yet, or (given `expected`) not of that type."""
     for name in names:
         if name not in namespace:
             raise CheckFailed(f"`{name}` is not defined yet: write it in the answer cell above, then run that cell")
+        if expected is not None and not isinstance(namespace[name], expected):
+            raise CheckFailed(
+                f"`{name}` should be {_kind(expected)}, but yours is {_kind(type(namespace[name]))}: "
+                "check what the answer cell above assigns to it, then run that cell again"
+            )
+
+
+def _kind(types: type | tuple[type, ...]) -> str:
+    """A type or types as a student reads them: "a dict", "a float or an int"."""
+    names = [t.__name__ for t in (types if isinstance(types, tuple) else (types,))]
+    return " or ".join(f"{'an' if name[0].lower() in 'aeiou' else 'a'} {name}" for name in names)
 
 
 def max_error(a: object, b: object) -> float:

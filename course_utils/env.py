@@ -80,3 +80,8 @@ def in_notebook() -> bool:
 def batch_run() -> bool:
     """True in a batch run (COURSE_BATCH=1, or any of `flag`'s spellings: `make course`, nbval): nothing transient."""
     return flag("COURSE_BATCH")
+
+
+def cpu_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the OS has one, else the machine's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

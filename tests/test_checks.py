@@ -32,6 +32,17 @@ def test_defined_names_the_first_missing_answer():
         defined({"corr2d_ps": print}, "corr2d_ps", "k_99", "other")
 
 
+def test_defined_with_a_type_refuses_a_value_of_another_type_in_plain_words():
+    defined({"counts_lenet": {"conv1": 156}}, "counts_lenet", expected=dict)
+    defined({"share": 0.96, "n": 3}, "share", "n", expected=(float, int))
+    with pytest.raises(CheckFailed, match="^`counts_lenet` should be a dict, but yours is a Tensor: check what"):
+        defined({"counts_lenet": torch.zeros(3)}, "counts_lenet", expected=dict)
+    with pytest.raises(CheckFailed, match="`share` should be a float or an int, but yours is a str"):
+        defined({"share": "96 %"}, "share", expected=(float, int))
+    with pytest.raises(CheckFailed, match="`other` is not defined yet"):
+        defined({"counts_lenet": {}}, "counts_lenet", "other", expected=dict)
+
+
 def test_max_error_compares_numbers_and_tensors_and_refuses_other_shapes():
     assert max_error(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.5])) == pytest.approx(0.5)
     assert max_error(3, 3.25) == pytest.approx(0.25)

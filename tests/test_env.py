@@ -59,3 +59,14 @@ def test_outside_jupyter_and_batch_flag(monkeypatch):
     for value in OFF:
         monkeypatch.setenv("COURSE_BATCH", value)
         assert not env.batch_run(), value
+
+
+def test_cpu_cores_counts_the_cores_this_process_may_use(monkeypatch):
+    import os
+
+    assert 1 <= env.cpu_cores() <= (os.cpu_count() or 1)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 3}, raising=False)
+    assert env.cpu_cores() == 2
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 7)
+    assert env.cpu_cores() == 7

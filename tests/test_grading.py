@@ -202,7 +202,11 @@ def class_03_submissions(base: Path) -> tuple[Path, Path]:
     source.mkdir()
     shutil.copy2(NOTEBOOK_03, source / NOTEBOOK_03.name)
     write(subs / "full", NOTEBOOK_03.name, as_submitted(nbformat.read(NOTEBOOK_03, as_version=4)))
-    untrained = "torch.manual_seed(0)\nedge_conv = nn.Conv2d(1, 1, kernel_size=(1, 2), bias=False)"
+    untrained = (  # a layer that never trains: the check's own start shows it
+        "def learn_edge(start, steps=20, lr=0.03):\n"
+        "    return nn.Conv2d(1, 1, kernel_size=(1, 2), bias=False), [0.0] * steps\n"
+        "edge_conv, edge_losses = learn_edge(None)"
+    )
     partly = as_submitted(
         nbformat.read(NOTEBOOK_03, as_version=4),
         {"ex03-2-answer": untrained, "ex03-3-answer": "# YOUR CODE HERE\nraise NotImplementedError()"},
@@ -232,7 +236,7 @@ def test_notebook_03_fully_correct_and_partly_wrong(class_03):
     assert checks["partly"] == {"03.1": 1, "03.2": 0, "03.3": 0}
     written = [(p, r) for s in book for e, (p, _, r) in book[s].items() if e.endswith(" written")]
     assert all(w == (0, "awaiting a hand grade") for w in written), written  # the written answers wait for a hand
-    assert book["partly"]["03.2"][2].startswith("✘ the learned kernel")  # the check's own one-line message
+    assert book["partly"]["03.2"][2].startswith("✘ from start [0.4, 0.3] the first loss")  # the check's own line
     assert "NotImplementedError" in book["partly"]["03.3"][2] or "not defined" in book["partly"]["03.3"][2]
 
 
