@@ -12,6 +12,8 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
+from nbformat import NotebookNode
+
 from course_utils.files import write_bytes
 
 from .errors import GradingError
@@ -67,12 +69,20 @@ def known_as(sub: Submission) -> set[str]:
     return {sub.student, inert(sub.student), sub.slug}
 
 
+def has_answer(nb: NotebookNode, grade_id: str) -> bool:
+    """Whether a submitted notebook still has the written answer `grade_id`: a markdown cell of that grade_id."""
+    return any(
+        c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("grade_id") == grade_id for c in nb.cells
+    )
+
+
 Written = dict[str, tuple[str, Exercise]]  # grade_id -> (assignment, the written answer)
 
 
 def check_hand_grades(grades: list[HandGrade], written: Written, subs: list[Submission]) -> dict:
     """{(slug, grade_id): HandGrade}, or a GradingError naming every hand grade for an unknown student or answer, a
-    notebook the student did not hand in, points outside 0 to the answer's, or an answer graded twice."""
+    notebook the student did not hand in, points for an answer their notebook no longer has, points outside 0 to the
+    answer's, or an answer graded twice."""
     students = {name: sub for sub in subs for name in known_as(sub)}
     checked: dict[tuple[str, str], HandGrade] = {}
     problems = []
@@ -86,6 +96,8 @@ def check_hand_grades(grades: list[HandGrade], written: Written, subs: list[Subm
             problems.append(f"{where}: no written answer has that grade_id (they are: {', '.join(written) or 'none'})")
         elif aid not in sub.notebooks:
             problems.append(f"{where}: that student handed in no readable {aid}")
+        elif g.points > 0 and not has_answer(sub.notebooks[aid], g.grade_id):
+            problems.append(f"{where}: that student's {aid} has no markdown cell {g.grade_id} (deleted or changed)")
         elif not 0 <= g.points <= answer.points:
             problems.append(f"{where}: {g.points:g} points, outside 0 to {answer.points:g}")
         elif (sub.slug, g.grade_id) in checked:
