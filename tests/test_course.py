@@ -29,3 +29,13 @@ def test_lesson_code_runs_only_the_cells_tagged_export():
     assert "backbone" not in lesson
     head = lesson["source_head"](1280, 101)
     assert [type(m).__name__ for m in head] == ["Linear", "ReLU", "Dropout", "Linear", "LogSoftmax"]
+
+
+def test_every_notebook_has_cells_whose_output_nbval_compares():
+    """`# NBVAL_CHECK_OUTPUT` on deterministic cells (CONTRIBUTING): without one, nbval compares nothing there."""
+    import json
+
+    for path in notebook_paths():
+        cells = [c for c in json.loads(path.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"]
+        checked = [c for c in cells if "".join(c["source"]).lstrip().startswith("# NBVAL_CHECK_OUTPUT")]
+        assert checked, f"{path.name}: no cell starts with # NBVAL_CHECK_OUTPUT, so nbval compares nothing in it"

@@ -6,9 +6,9 @@
 
 Each slide is shown at 1280×720 (``--size``) with all its fragments, and its content is measured against the
 slide's frame: a slide overflows when its content is taller or wider than the frame (it would scroll, or be cut
-off in RISE). Code must be at least 14 px on the screen, nothing may come within 12 px of the right edge, and no
-slide may show nbval's `# NBVAL_...` markers. The exit status is 1 when a slide is faulty, 2 when there
-is nothing to measure or no browser.
+off in RISE). Code must be at least 14 px on the screen and nothing may come within 12 px of the right
+edge; slides that show nbval's `# NBVAL_...` lines are counted. The exit status is 1 when a slide is faulty, 2
+when there is nothing to measure or no browser.
 
 The browser is Playwright's Chromium (``python -m playwright install chromium``), or a Chromium/Chrome found on
 PATH or named by $CHROMIUM (tools.browser); the tests use the same finder and the same JupyterLab (tools.lab_server).
