@@ -48,12 +48,15 @@ def slides_exporter() -> SlidesExporter:
 
 
 def deck_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """The notebook as the decks show it: no test or solution markers nor hidden tests, and code cells of
+    """The notebook as the decks show it: no test or solution markers nor hidden tests, no code of a cell collapsed
+    in the notebook (`jupyter.source_hidden`), and code cells of
     LONG_CODE_LINES lines or more tagged ``slides-long-code`` (their figures are drawn smaller, so that listing and
     figure fit one slide)."""
     nb = without_markers(nb)
     cells = []
     for cell in nb.cells:
+        if cell.metadata.get("jupyter", {}).get("source_hidden"):  # collapsed in the notebook: no code on the slide
+            cell.metadata["transient"] = {"remove_source": True}
         if cell.cell_type == "code" and len(cell.source.splitlines()) >= LONG_CODE_LINES:
             cell.metadata["tags"] = [*cell.metadata.get("tags", []), "slides-long-code"]
         cells += [cell, *figure_slide(cell)]
