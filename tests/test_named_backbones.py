@@ -47,6 +47,10 @@ def run_notebook(name: str) -> str:
     stand-in features cannot give), on 64-pixel photos; the kernel inherits this environment. Return its text."""
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     nb.cells = nb.cells[: next(i for i, c in enumerate(nb.cells) if c.source.startswith("## Exercises"))]
+    # 05 compares torchvision's own 224-pixel transform with the course's at IMAGE_SIZE: that one stays at 224
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "_Weights.IMAGENET1K_V1\n" in cell.source:
+            cell.source = cell.source.replace(".std, IMAGE_SIZE)", ".std, 224)")
     settings = [c for c in nb.cells if c.cell_type == "code" and SMALL_IMAGES[0] in c.source]
     assert len(settings) == 1, f"{name}: no single settings cell sets {SMALL_IMAGES[0]!r}"
     settings[0].source = settings[0].source.replace(*SMALL_IMAGES)
