@@ -3,8 +3,8 @@ the screen in JupyterLab, on the website and in the decks (the browser tests mea
 
 A figure's text is `pt * dpi / 72` pixels in its PNG; shown at `scale` (shown width / PNG width), it is that times
 `scale` on the screen, and must be at least MIN_TEXT_PX. The smallest text of a figure is matplotlib's default size
-(10 pt, which the course never changes) unless its cell asks for a smaller one (`fontsize=8`, `size="small"`, ...),
-or a course_utils plot it calls draws smaller (PLOT_FONTS)."""
+(10 pt, which the course never changes) unless its cell asks for a smaller one (`fontsize=8`, `size="small"`, ...);
+course_utils' own plots draw nothing smaller (tests/test_plots.py)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ MIN_TEXT_PX = 11.0
 DEFAULT_PT = 10.0  # matplotlib's font.size, left alone by the course
 NAMED_PT = {"xx-small": 5.79, "x-small": 6.94, "small": 8.33, "medium": 10.0}  # matplotlib's scalings of 10 pt
 SIZE_ARG = re.compile(r"\b(?:fontsize|labelsize|size|titlesize)\s*=\s*(?:(\d+(?:\.\d+)?)|[\"']([\w-]+)[\"'])")
-PLOT_FONTS: dict[str, float] = {}  # course_utils plots that draw text below DEFAULT_PT: name -> its smallest pt
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,6 @@ def smallest_pt(source: str) -> float:
     sizes = [DEFAULT_PT]
     for number, name in SIZE_ARG.findall(source):
         sizes.append(float(number) if number else NAMED_PT.get(name, DEFAULT_PT))
-    sizes += [pt for plot, pt in PLOT_FONTS.items() if re.search(rf"\b{plot}\(", source)]
     return min(sizes)
 
 
